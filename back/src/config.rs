@@ -1,0 +1,395 @@
+//! Configuration from the environment. Every variable of the back is read here, once, at start.
+//! A bad value is a one-line error naming the variable (see `ConfigError`).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration of the back.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// `None`: serve the embedded stories file.
+    pub stories_file: Option<PathBuf>,
+    pub cors: CorsOrigins,
+    pub log_format: LogFormat,
+    pub access_log: bool,
+    pub shutdown_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub students: StudentsConfig,
+}
+
+/// Which origins may call the back from a browser (`CORS_ALLOW_ORIGIN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all (the default).
+    None,
+    /// `*`: any origin.
+    Any,
+    /// An explicit list of origins such as `http://localhost:8080`.
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The student-ages API's settings.
+#[derive(Debug, Clone)]
+pub struct StudentsConfig {
+    /// Route prefix, such as `/supmit/api/v1.0`: starts with `/`, no trailing `/`.
+    pub prefix: String,
+    /// `None`: the student routes answer 503.
+    pub credentials: Option<Credentials>,
+    pub store_file: PathBuf,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const DEFAULT_PORT: u16 = 5000;
+pub const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
+pub const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let host = env.parse("HOST", "0.0.0.0", |v| {
+            v.trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))
+        })?;
+        let port = env.parse("PORT", "5000", |v| {
+            v.parse::<u16>().map_err(|_| format!("{v:?} is not a port number (0-65535)"))
+        })?;
+        Ok(Config {
+            addr: SocketAddr::new(host, port),
+            stories_file: env.get("STORIES_FILE").map(PathBuf::from),
+            cors: env.parse("CORS_ALLOW_ORIGIN", "", parse_cors)?,
+            log_format: env.parse("LOG_FORMAT", "text", |v| match v {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("{v:?} is not one of: text, json")),
+            })?,
+            access_log: env.parse("ACCESS_LOG", "true", parse_bool)?,
+            shutdown_timeout: env.parse("SHUTDOWN_TIMEOUT", "10s", parse_duration)?,
+            header_read_timeout: env.parse("HEADER_READ_TIMEOUT", "5s", parse_positive_duration)?,
+            idle_timeout: env.parse("IDLE_TIMEOUT", "60s", parse_positive_duration)?,
+            students: StudentsConfig {
+                prefix: env.parse("STUDENTS_API_PREFIX", DEFAULT_STUDENTS_PREFIX, parse_prefix)?,
+                credentials: credentials(&env)?,
+                store_file: PathBuf::from(
+                    env.get("STUDENT_AGE_FILE").unwrap_or_else(|| DEFAULT_STUDENT_AGE_FILE.into()),
+                ),
+            },
+        })
+    }
+}
+
+/// The environment seen through a lookup function. An empty value counts as unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = self.get(name);
+        parse(value.as_deref().map(str::trim).unwrap_or(default))
+            .map_err(|message| ConfigError { variable: name, message })
+    }
+
+    /// `NAME` or the content of the file named by `NAME_FILE` (a mounted secret), not both.
+    fn secret(&self, name: &'static str, file_name: &'static str) -> Result<Option<String>, ConfigError> {
+        match (self.get(name), self.get(file_name)) {
+            (Some(_), Some(_)) => Err(ConfigError {
+                variable: name,
+                message: format!("set either {name} or {file_name}, not both"),
+            }),
+            (Some(value), None) => Ok(Some(value)),
+            (None, Some(path)) => {
+                let content = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                    variable: file_name,
+                    message: format!("cannot read {path:?}: {e}"),
+                })?;
+                // A secret file usually ends with one newline that is not part of the value.
+                let value = content.strip_suffix('\n').unwrap_or(&content);
+                let value = value.strip_suffix('\r').unwrap_or(value);
+                if value.is_empty() {
+                    return Err(ConfigError { variable: file_name, message: format!("{path:?} is empty") });
+                }
+                Ok(Some(value.to_owned()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn credentials(env: &Env) -> Result<Option<Credentials>, ConfigError> {
+    let username = env.secret("API_USERNAME", "API_USERNAME_FILE")?;
+    let password = env.secret("API_PASSWORD", "API_PASSWORD_FILE")?;
+    match (username, password) {
+        (Some(username), Some(password)) => {
+            if username.contains(':') {
+                return Err(ConfigError {
+                    variable: "API_USERNAME",
+                    message: "a basic-auth username cannot contain ':'".into(),
+                });
+            }
+            Ok(Some(Credentials { username, password }))
+        }
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError {
+            variable: "API_PASSWORD",
+            message: "API_USERNAME is set but no password (API_PASSWORD or API_PASSWORD_FILE)".into(),
+        }),
+        (None, Some(_)) => Err(ConfigError {
+            variable: "API_USERNAME",
+            message: "a password is set but no username (API_USERNAME or API_USERNAME_FILE)".into(),
+        }),
+    }
+}
+
+fn parse_cors(value: &str) -> Result<CorsOrigins, String> {
+    let origins: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| o.trim_end_matches('/').to_owned())
+        .collect();
+    if origins.is_empty() {
+        return Ok(CorsOrigins::None);
+    }
+    if origins.iter().any(|o| o == "*") {
+        return if origins.len() == 1 {
+            Ok(CorsOrigins::Any)
+        } else {
+            Err("\"*\" cannot be combined with other origins".into())
+        };
+    }
+    for origin in &origins {
+        let rest = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(|| format!("{origin:?} is not an origin like https://example.com"))?;
+        if rest.is_empty() || rest.contains('/') || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{origin:?} is not an origin like https://example.com"));
+        }
+    }
+    Ok(CorsOrigins::List(origins))
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{value:?} is not a boolean (true or false)")),
+    }
+}
+
+/// `250ms`, `10s`, `2m`, or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let invalid = || format!("{value:?} is not a duration such as 500ms, 10s or 2m");
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
+        _ => return Err(invalid()),
+    };
+    if duration > Duration::from_secs(24 * 3600) {
+        return Err(format!("{value:?} is longer than a day"));
+    }
+    Ok(duration)
+}
+
+fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        d if d.is_zero() => Err(format!("{value:?} must be more than zero")),
+        d => Ok(d),
+    }
+}
+
+fn parse_prefix(value: &str) -> Result<String, String> {
+    let prefix = value.trim_end_matches('/');
+    let valid = prefix.starts_with('/')
+        && prefix.len() > 1
+        && !prefix.contains("//")
+        && prefix.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '%'));
+    if valid {
+        Ok(prefix.to_owned())
+    } else {
+        Err(format!("{value:?} is not a path prefix such as /supmit/api/v1.0"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.addr, "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(c.stories_file, None);
+        assert_eq!(c.cors, CorsOrigins::None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.access_log);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.students.prefix, "/supmit/api/v1.0");
+        assert_eq!(c.students.credentials, None);
+        assert_eq!(c.students.store_file, PathBuf::from("/data/student_age.json"));
+    }
+
+    #[test]
+    fn ipv6_host_and_port() {
+        let c = config(&[("HOST", "::"), ("PORT", "8081")]).unwrap();
+        assert_eq!(c.addr, "[::]:8081".parse().unwrap());
+        let c = config(&[("HOST", "[::1]")]).unwrap();
+        assert_eq!(c.addr, "[::1]:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("HOST", "localhost"),
+            ("PORT", "70000"),
+            ("PORT", "-1"),
+            ("LOG_FORMAT", "xml"),
+            ("ACCESS_LOG", "maybe"),
+            ("SHUTDOWN_TIMEOUT", "10 s"),
+            ("HEADER_READ_TIMEOUT", "0"),
+            ("IDLE_TIMEOUT", "1h"),
+            ("CORS_ALLOW_ORIGIN", "example.com"),
+            ("CORS_ALLOW_ORIGIN", "*,https://a.example"),
+            ("STUDENTS_API_PREFIX", "api"),
+            ("STUDENTS_API_PREFIX", "/"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}");
+            assert!(err.to_string().starts_with(&format!("invalid {name}: ")), "{err}");
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999m").is_err());
+    }
+
+    #[test]
+    fn cors_lists() {
+        let c = config(&[("CORS_ALLOW_ORIGIN", "http://localhost:8080, https://front.example/")]).unwrap();
+        assert_eq!(
+            c.cors,
+            CorsOrigins::List(vec!["http://localhost:8080".into(), "https://front.example".into()])
+        );
+        assert_eq!(config(&[("CORS_ALLOW_ORIGIN", "*")]).unwrap().cors, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn prefix_is_normalised() {
+        let c = config(&[("STUDENTS_API_PREFIX", "/pozos/api/v1.0/")]).unwrap();
+        assert_eq!(c.students.prefix, "/pozos/api/v1.0");
+    }
+
+    #[test]
+    fn credentials_from_values_and_files() {
+        let c = config(&[("API_USERNAME", "root"), ("API_PASSWORD", "root")]).unwrap();
+        assert_eq!(c.students.credentials, Some(Credentials { username: "root".into(), password: "root".into() }));
+
+        let dir = std::env::temp_dir().join(format!("racontemoi-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let user = dir.join("username");
+        let pass = dir.join("password");
+        std::fs::write(&user, "admin\n").unwrap();
+        std::fs::write(&pass, "s3cr3t \r\n").unwrap();
+        let c = config(&[
+            ("API_USERNAME_FILE", user.to_str().unwrap()),
+            ("API_PASSWORD_FILE", pass.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(c.students.credentials, Some(Credentials { username: "admin".into(), password: "s3cr3t ".into() }));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn credentials_errors() {
+        assert_eq!(config(&[("API_USERNAME", "root")]).unwrap_err().variable, "API_PASSWORD");
+        assert_eq!(config(&[("API_PASSWORD", "root")]).unwrap_err().variable, "API_USERNAME");
+        assert_eq!(
+            config(&[("API_USERNAME", "a"), ("API_USERNAME_FILE", "/x"), ("API_PASSWORD", "p")]).unwrap_err().variable,
+            "API_USERNAME"
+        );
+        assert_eq!(
+            config(&[("API_USERNAME", "a"), ("API_PASSWORD_FILE", "/nonexistent/password")]).unwrap_err().variable,
+            "API_PASSWORD_FILE"
+        );
+        assert_eq!(config(&[("API_USERNAME", "a:b"), ("API_PASSWORD", "p")]).unwrap_err().variable, "API_USERNAME");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let c = config(&[("API_USERNAME", "root"), ("API_PASSWORD", "hunter2")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,37 @@
+//! The response body type and the JSON helpers every handler shares.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::StatusCode;
+
+/// Every response body is a single buffer; handlers never stream.
+pub type Body = Full<Bytes>;
+pub type Response = hyper::Response<Body>;
+
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A response with `body` as `application/json`.
+pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut response = hyper::Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, JSON);
+    response
+}
+
+/// A response with `value` serialised as JSON.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    json_bytes(status, value.to_string())
+}
+
+/// `{"error": message}` with `status`: the shape of every error of the back.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// 405 with the `Allow` header listing what the route accepts.
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
