@@ -1,0 +1,227 @@
+"""Runs the front the way its image does, on the host: the real back binary, and Debian's nginx
+with the front's real nginx.conf and template, rendered by the front's real entrypoint steps
+(under busybox, like the alpine image) with the image's ENV defaults.
+
+The only differences from the image: the html root is a copy of front/html in a temporary
+directory, every /tmp location of the image lives in that directory, and nginx listens on a free
+127.0.0.1 port."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FRONT = REPO / "front"
+STANDIN = Path(__file__).resolve().parent / "entrypoint_standin.sh"
+# The stage builds target/release/back; FRONT_TEST_BACK_BINARY points elsewhere (a debug build).
+BACK_BINARY = Path(os.environ.get("FRONT_TEST_BACK_BINARY", REPO / "target" / "release" / "back"))
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
+API_USER = "root"
+API_PASSWORD = "root"
+STUDENTS_PREFIX = "/supmit/api/v1.0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dockerfile_env() -> dict[str, str]:
+    """The ENV defaults of front/Dockerfile, as the image's processes see them."""
+    env: dict[str, str] = {}
+    instruction = ""
+    for line in (FRONT / "Dockerfile").read_text().splitlines():
+        line = line.strip()
+        if not instruction and not line.startswith("ENV "):
+            continue
+        instruction += " " + line.rstrip("\\")
+        if not line.endswith("\\"):
+            for token in shlex.split(instruction.strip()[len("ENV") :]):
+                name, _, value = token.partition("=")
+                env[name] = value
+            instruction = ""
+    return env
+
+
+def busybox_bin(directory: Path) -> Path:
+    """A PATH directory with busybox's applets (what the alpine image has) plus envsubst."""
+    directory.mkdir(parents=True, exist_ok=True)
+    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    for applet in applets:
+        link = directory / applet
+        if not link.exists():
+            link.symlink_to(BUSYBOX)
+    envsubst = directory / "envsubst"
+    if not envsubst.exists():
+        envsubst.symlink_to(shutil.which("envsubst"))
+    return directory
+
+
+def wait_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+        time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@dataclass
+class Back:
+    """The real back binary on a free port, with the students API enabled."""
+
+    workdir: Path
+    cors_allow_origin: str = ""
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Back":
+        if not BACK_BINARY.exists():
+            raise RuntimeError(f"{BACK_BINARY} is missing: run `cargo build --release -p back` first")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "API_USERNAME": API_USER,
+            "API_PASSWORD": API_PASSWORD,
+            "STUDENT_AGE_FILE": str(self.workdir / "student_age.json"),
+            "CORS_ALLOW_ORIGIN": self.cors_allow_origin,
+            "SHUTDOWN_TIMEOUT": "1s",
+        }
+        log = open(self.workdir / f"back-{self.port}.log", "ab")
+        self.process = subprocess.Popen([str(BACK_BINARY)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        try:
+            wait_http(f"{self.url}/healthz")
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+
+
+class RenderError(RuntimeError):
+    def __init__(self, result: subprocess.CompletedProcess):
+        super().__init__(f"render exited {result.returncode}:\n{result.stdout}{result.stderr}")
+        self.result = result
+
+
+@dataclass
+class Front:
+    """The front's config rendered by its real entrypoint steps, served by host nginx."""
+
+    workdir: Path
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def html_dir(self) -> Path:
+        return self.workdir / "html"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.workdir / "nginx.conf"
+
+    def in_workdir(self, image_path: str) -> str:
+        """Where an image path under /tmp lives for this test."""
+        return str(self.workdir / image_path.removeprefix("/tmp/")) if image_path.startswith("/tmp/") else image_path
+
+    def environment(self) -> dict[str, str]:
+        env = {name: self.in_workdir(value) for name, value in dockerfile_env().items()}
+        env.update(FRONT_HTML_DIR=str(self.html_dir), FRONT_LISTEN=f"127.0.0.1:{self.port}")
+        env.update(self.env_overrides)
+        env["PATH"] = str(busybox_bin(self.workdir / "bin"))
+        return env
+
+    def render(self) -> subprocess.CompletedProcess:
+        """Runs the entrypoint steps; raises RenderError when they fail."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # nginx's workers run as an unprivileged user when the tests run as root.
+        self.workdir.chmod(0o755)
+        if not self.html_dir.exists():
+            shutil.copytree(FRONT / "html", self.html_dir)
+        self.nginx_conf.write_text((FRONT / "nginx.conf").read_text().replace("/tmp/", f"{self.workdir}/"))
+        result = subprocess.run(
+            [BUSYBOX, "sh", str(STANDIN), str(FRONT / "docker-entrypoint.d"), str(FRONT / "templates")],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if result.returncode != 0:
+            raise RenderError(result)
+        return result
+
+    def nginx_command(self, *args: str) -> list[str]:
+        return [NGINX, "-e", "stderr", "-c", str(self.nginx_conf), *args]
+
+    def start(self) -> "Front":
+        self.render()
+        log = open(self.workdir / "nginx.log", "ab")
+        self.process = subprocess.Popen(
+            self.nginx_command("-g", "daemon off;"), stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        try:
+            wait_http(f"{self.origin}/healthz")
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process, signal.SIGQUIT)
+        self.process = None
+
+    def log(self) -> str:
+        path = self.workdir / "nginx.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def new_workdir(prefix: str) -> Path:
+    # Not pytest's tmp_path: its parents are private to the user, and nginx's workers are not.
+    path = Path(tempfile.mkdtemp(prefix=f"racontemoi-{prefix}-"))
+    path.chmod(0o755)
+    return path
