@@ -2,43 +2,268 @@
 //! the legacy read routes and the REST write routes, all under `STUDENTS_API_PREFIX`.
 //!
 //! Interface used by the router (keep these signatures):
-//! - `StudentsApi::load(&StudentsConfig)` at start (reads the store; a corrupt file is an error);
+//! - `StudentsApi::load(&StudentsConfig)` at start (reads the store; a corrupt file is an error),
+//!   then `warnings()`: lines the core logs once at startup (e.g. no credentials configured);
 //! - `matches(path)`: is this path under the prefix;
 //! - `allow(path)`: the `Allow` value for a path under the prefix (`None`: no such route → 404),
-//!   used for 405 and CORS preflight;
-//! - `handle(req)`: answers any request whose path `matches`.
+//!   used for CORS preflight;
+//! - `handle(req)`: answers any request whose path `matches`, 405 included.
+//!
+//! Order of checks for every request: configured (503), authenticated (401), route (404),
+//! method (405), then the route's own checks. Nothing about the API shows without credentials.
 
-use hyper::body::Incoming;
-use hyper::{Request, StatusCode};
+mod auth;
+mod body;
+mod handlers;
+mod percent;
+mod store;
+mod validate;
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use hyper::body::{Body as HttpBody, Incoming};
+use hyper::header::{ALLOW, AUTHORIZATION, WWW_AUTHENTICATE};
+use hyper::{Method, Request, StatusCode};
 
 use crate::config::StudentsConfig;
 use crate::error::StartupError;
 use crate::http::{self, Response};
+use auth::BasicAuth;
+use store::Store;
+
+pub const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
+/// The legacy 401 body, kept byte for byte.
+const UNAUTHORIZED: &str = "Unauthorized access";
 
 pub struct StudentsApi {
     prefix: String,
+    /// `None`: no credentials configured; every student route answers 503.
+    auth: Option<BasicAuth>,
+    store: Arc<Store>,
+    warnings: Vec<String>,
+}
+
+/// The routes under the prefix; item routes carry their raw (still percent-encoded) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    LegacyList,
+    LegacyOne(&'a str),
+    Collection,
+    Item(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// `rest` is the path after the prefix, such as `/students/alice`.
+    fn parse(rest: &'a str) -> Option<Self> {
+        let (collection, name) = match rest.strip_prefix('/')?.split_once('/') {
+            Some((collection, name)) => (collection, Some(name)),
+            None => (rest.strip_prefix('/')?, None),
+        };
+        match (collection, name) {
+            ("get_student_ages", None) => Some(Route::LegacyList),
+            ("students", None) => Some(Route::Collection),
+            (_, Some(name)) if name.is_empty() || name.contains('/') => None,
+            ("get_student_ages", Some(name)) => Some(Route::LegacyOne(name)),
+            ("students", Some(name)) => Some(Route::Item(name)),
+            _ => None,
+        }
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Route::LegacyList | Route::LegacyOne(_) => "GET, HEAD, OPTIONS",
+            Route::Collection => "GET, HEAD, POST, OPTIONS",
+            Route::Item(_) => "GET, HEAD, PUT, DELETE, OPTIONS",
+        }
+    }
+
+    fn name(self) -> Option<&'a str> {
+        match self {
+            Route::LegacyOne(name) | Route::Item(name) => Some(name),
+            Route::LegacyList | Route::Collection => None,
+        }
+    }
 }
 
 impl StudentsApi {
     pub fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
-        Ok(StudentsApi { prefix: config.prefix.clone() })
+        let store = Store::open(&config.store_file).map_err(|e| StartupError(e.0))?;
+        let mut warnings = Vec::new();
+        if config.credentials.is_none() {
+            warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
+        }
+        if store.from_sample() {
+            warnings.push(format!(
+                "student store {} does not exist: serving the embedded sample until the first change writes it",
+                store.path().display()
+            ));
+        }
+        Ok(StudentsApi {
+            prefix: config.prefix.clone(),
+            auth: config.credentials.as_ref().map(BasicAuth::new),
+            store: Arc::new(store),
+            warnings,
+        })
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
+    pub fn is_configured(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// Lines to log once at startup, as warnings.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// True when `path` is the prefix itself or below it.
     pub fn matches(&self, path: &str) -> bool {
-        path.strip_prefix(self.prefix.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        self.rest(path).is_some()
     }
 
-    pub fn allow(&self, _path: &str) -> Option<&'static str> {
-        None
+    pub fn allow(&self, path: &str) -> Option<&'static str> {
+        self.rest(path).and_then(Route::parse).map(Route::allow)
     }
 
-    pub async fn handle(&self, _req: Request<Incoming>) -> Response {
-        http::error(StatusCode::NOT_FOUND, "not found")
+    pub async fn handle(&self, req: Request<Incoming>) -> Response {
+        self.respond(req).await
+    }
+
+    fn rest<'p>(&self, path: &'p str) -> Option<&'p str> {
+        path.strip_prefix(self.prefix.as_str()).filter(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    async fn respond<B>(&self, req: Request<B>) -> Response
+    where
+        B: HttpBody,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let Some(auth) = &self.auth else {
+            return http::error(StatusCode::SERVICE_UNAVAILABLE, NOT_CONFIGURED);
+        };
+        let (parts, body) = req.into_parts();
+        if !auth.allows(parts.headers.get(AUTHORIZATION)) {
+            let mut response = http::error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+            response.headers_mut().insert(WWW_AUTHENTICATE, auth::CHALLENGE);
+            return response;
+        }
+        let Some(route) = self.rest(parts.uri.path()).and_then(Route::parse) else {
+            return http::error(StatusCode::NOT_FOUND, handlers::LEGACY_NOT_FOUND);
+        };
+        let name = match route.name().map(percent::decode).transpose() {
+            Ok(name) => name.unwrap_or_default(),
+            Err(e) => return http::error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+        let store = &self.store;
+        match (route, &parts.method) {
+            (_, &Method::OPTIONS) => {
+                let mut response = handlers::empty(StatusCode::NO_CONTENT);
+                response.headers_mut().insert(ALLOW, hyper::header::HeaderValue::from_static(route.allow()));
+                response
+            }
+            // HEAD answers like GET; hyper sends the headers without the body.
+            (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
+            (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name),
+            (Route::Collection, &(Method::GET | Method::HEAD)) => handlers::list(store),
+            (Route::Collection, &Method::POST) => handlers::create(store, &self.prefix, &parts.headers, body).await,
+            (Route::Item(_), &(Method::GET | Method::HEAD)) => handlers::get(store, &name),
+            (Route::Item(_), &Method::PUT) => handlers::update(store, &name, &parts.headers, body).await,
+            (Route::Item(_), &Method::DELETE) => handlers::delete(store, &name).await,
+            _ => http::method_not_allowed(route.allow()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Credentials;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use std::path::PathBuf;
+
+    const ROOT_ROOT: &str = "Basic cm9vdDpyb290";
+
+    fn api(credentials: bool, store_file: PathBuf) -> StudentsApi {
+        StudentsApi::load(&StudentsConfig {
+            prefix: "/supmit/api/v1.0".into(),
+            credentials: credentials.then(|| Credentials { username: "root".into(), password: "root".into() }),
+            store_file,
+        })
+        .unwrap()
+    }
+
+    fn missing_store() -> PathBuf {
+        std::env::temp_dir().join(format!("racontemoi-mod-{}/none/student_age.json", std::process::id()))
+    }
+
+    fn call(api: &StudentsApi, method: &str, path: &str, auth: Option<&str>) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(auth) = auth {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        let request = request.body(Full::new(Bytes::new())).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let response = api.respond(request).await;
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        })
+    }
+
+    #[test]
+    fn routes_and_allow() {
+        assert_eq!(Route::parse("/get_student_ages"), Some(Route::LegacyList));
+        assert_eq!(Route::parse("/get_student_ages/al%20ice"), Some(Route::LegacyOne("al%20ice")));
+        assert_eq!(Route::parse("/students"), Some(Route::Collection));
+        assert_eq!(Route::parse("/students/bob"), Some(Route::Item("bob")));
+        for none in ["", "/", "/students/", "/students/a/b", "/get_student_ages/", "/other", "/studentsx", "students"] {
+            assert_eq!(Route::parse(none), None, "{none:?}");
+        }
+        let api = api(true, missing_store());
+        assert!(api.matches("/supmit/api/v1.0"));
+        assert!(api.matches("/supmit/api/v1.0/anything"));
+        assert!(!api.matches("/supmit/api/v1.01"));
+        assert!(!api.matches("/racontemoiunehistoire"));
+        assert_eq!(api.allow("/supmit/api/v1.0/students"), Some("GET, HEAD, POST, OPTIONS"));
+        assert_eq!(api.allow("/supmit/api/v1.0/nothing"), None);
+    }
+
+    #[test]
+    fn not_configured_answers_503_and_warns() {
+        let api = api(false, missing_store());
+        assert!(!api.is_configured());
+        assert!(api.warnings().iter().any(|w| w.starts_with(NOT_CONFIGURED)));
+        let (status, body) = call(&api, "GET", "/supmit/api/v1.0/get_student_ages", Some(ROOT_ROOT));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body, format!(r#"{{"error":"{NOT_CONFIGURED}"}}"#));
+    }
+
+    #[test]
+    fn authentication_comes_first() {
+        let api = api(true, missing_store());
+        for path in ["/supmit/api/v1.0/get_student_ages", "/supmit/api/v1.0/nothing"] {
+            let (status, body) = call(&api, "GET", path, None);
+            assert_eq!((status, body.as_str()), (StatusCode::UNAUTHORIZED, r#"{"error":"Unauthorized access"}"#));
+        }
+    }
+
+    #[test]
+    fn legacy_reads() {
+        let api = api(true, missing_store());
+        let read = |path: &str| call(&api, "GET", &format!("/supmit/api/v1.0{path}"), Some(ROOT_ROOT));
+        assert_eq!(read("/get_student_ages"), (StatusCode::OK, r#"{"student_ages": {"alice": "12", "bob": "13"}}"#.into()));
+        assert_eq!(read("/get_student_ages/alice"), (StatusCode::OK, r#"{"alice": "12"}"#.into()));
+        assert_eq!(read("/get_student_ages/zed"), (StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#.into()));
+        assert_eq!(read("/get_student_ages/%FF").0, StatusCode::BAD_REQUEST);
+        assert_eq!(read("/students/bob"), (StatusCode::OK, r#"{"name":"bob","age":13}"#.into()));
+        assert_eq!(read("/nothing"), (StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#.into()));
+        let (status, _) = call(&api, "PATCH", "/supmit/api/v1.0/students", Some(ROOT_ROOT));
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     }
 }

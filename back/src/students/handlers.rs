@@ -1,0 +1,152 @@
+//! One function per route and method, once the request is authenticated and routed.
+
+use std::error::Error as StdError;
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Body as HttpBody;
+use hyper::header::{HeaderValue, LOCATION};
+use hyper::{HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+
+use super::body::{self, Rejection};
+use super::percent;
+use super::store::{self, Change, Store, Student, WriteError};
+use super::validate;
+use crate::http::{self, Response};
+
+/// The legacy 404 body, kept byte for byte.
+pub const LEGACY_NOT_FOUND: &str = "Not found";
+
+/// `GET {prefix}/get_student_ages`: the pre-serialised legacy list.
+pub fn legacy_list(store: &Store) -> Response {
+    http::json_bytes(StatusCode::OK, store.snapshot().legacy_list.clone())
+}
+
+/// `GET {prefix}/get_student_ages/<name>`: `{"<name>": "<age as stored>"}`.
+pub fn legacy_one(store: &Store, name: &str) -> Response {
+    match store.snapshot().students.get(name) {
+        Some(student) => http::json_bytes(StatusCode::OK, format!("{{{}}}", store::legacy_pair(student))),
+        None => http::error(StatusCode::NOT_FOUND, LEGACY_NOT_FOUND),
+    }
+}
+
+/// `GET {prefix}/students`.
+pub fn list(store: &Store) -> Response {
+    http::json_bytes(StatusCode::OK, store.snapshot().list.clone())
+}
+
+/// `GET {prefix}/students/<name>`.
+pub fn get(store: &Store, name: &str) -> Response {
+    match store.snapshot().students.get(name) {
+        Some(student) => http::json_bytes(StatusCode::OK, store::student_json(student)),
+        None => not_found(name),
+    }
+}
+
+/// `POST {prefix}/students` with `{"name": ..., "age": ...}`: 201 and `Location`.
+pub async fn create<B>(store: &Arc<Store>, prefix: &str, headers: &HeaderMap, body: B) -> Response
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let (name, age) = match body::read_object(headers, body, &["name", "age"]).await.and_then(|o| name_and_age(&o)) {
+        Ok(fields) => fields,
+        Err(rejection) => return rejected(rejection),
+    };
+    let location = format!("{prefix}/students/{}", percent::encode(&name));
+    match store.apply(Change::Create { name: name.clone(), age }).await {
+        Ok(()) => {
+            let mut response = http::json_bytes(StatusCode::CREATED, store::student_json(&Student::new(name, age)));
+            // Percent-encoded, so always a valid header value.
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(LOCATION, value);
+            }
+            response
+        }
+        Err(e) => write_failed(e, &name),
+    }
+}
+
+/// `PUT {prefix}/students/<name>` with `{"age": ...}`.
+pub async fn update<B>(store: &Arc<Store>, name: &str, headers: &HeaderMap, body: B) -> Response
+where
+    B: HttpBody,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let age = match body::read_object(headers, body, &["age"]).await.and_then(|o| age_field(&o)) {
+        Ok(age) => age,
+        Err(rejection) => return rejected(rejection),
+    };
+    match store.apply(Change::Update { name: name.to_owned(), age }).await {
+        Ok(()) => http::json_bytes(StatusCode::OK, store::student_json(&Student::new(name.to_owned(), age))),
+        Err(e) => write_failed(e, name),
+    }
+}
+
+/// `DELETE {prefix}/students/<name>`: 204.
+pub async fn delete(store: &Arc<Store>, name: &str) -> Response {
+    match store.apply(Change::Delete { name: name.to_owned() }).await {
+        Ok(()) => empty(StatusCode::NO_CONTENT),
+        Err(e) => write_failed(e, name),
+    }
+}
+
+/// A response without a body, such as 204.
+pub fn empty(status: StatusCode) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+fn name_and_age(object: &Map<String, Value>) -> Result<(String, u8), Rejection> {
+    let name = match object.get("name") {
+        Some(Value::String(name)) => name,
+        _ => return Err(Rejection::bad_request(validate::NAME_RULE)),
+    };
+    validate::check_name(name).map_err(Rejection::bad_request)?;
+    Ok((name.clone(), age_field(object)?))
+}
+
+fn age_field(object: &Map<String, Value>) -> Result<u8, Rejection> {
+    let age = object.get("age").unwrap_or(&Value::Null);
+    validate::age_from_json(age).map_err(Rejection::bad_request)
+}
+
+fn rejected(rejection: Rejection) -> Response {
+    http::error(rejection.status, &rejection.message)
+}
+
+fn not_found(name: &str) -> Response {
+    http::error(StatusCode::NOT_FOUND, &format!("student {} not found", Value::from(name)))
+}
+
+fn write_failed(error: WriteError, name: &str) -> Response {
+    match error {
+        WriteError::Exists => {
+            http::error(StatusCode::CONFLICT, &format!("student {} already exists", Value::from(name)))
+        }
+        WriteError::Missing => not_found(name),
+        WriteError::Io(e) => {
+            let (status, problem) = match e.kind() {
+                ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
+                ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
+                ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+                    (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
+                }
+                ErrorKind::NotFound | ErrorKind::NotADirectory => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
+                }
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
+            };
+            http::error(status, &format!("{problem}: {e}; nothing was changed"))
+        }
+        WriteError::NotDurable(e) => http::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("student store was written but its directory could not be synced: {e}"),
+        ),
+        WriteError::Aborted => http::error(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
+    }
+}
