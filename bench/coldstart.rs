@@ -1,0 +1,66 @@
+//! Cold-start poller, built by bench/coldstart.py with plain `rustc -O` (std only, no crate).
+//!
+//! usage: coldstart RUNS PORT PATH -- PROGRAM [ARGS...]
+//!
+//! RUNS times: note the time, spawn PROGRAM (inherits the environment), then poll
+//! 127.0.0.1:PORT every POLL_INTERVAL with a fresh connection and `GET PATH` until the answer
+//! starts with `HTTP/1.x 200`; print the elapsed microseconds, one line per run; then stop the
+//! server with SIGINT (a fast shutdown for the back, nginx, gunicorn and Flask alike) and reap it.
+//! A refused connect on loopback costs a few microseconds, so the resolution is about
+//! POLL_INTERVAL plus one sleep's overshoot (~60-100 µs in all).
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const POLL_INTERVAL: Duration = Duration::from_micros(50);
+const GIVE_UP: Duration = Duration::from_secs(30);
+const SIGINT: i32 = 2;
+
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+fn answered_200(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
+        && &head[9..12] == b"200"
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 6 || args[4] != "--" {
+        eprintln!("usage: coldstart RUNS PORT PATH -- PROGRAM [ARGS...]");
+        std::process::exit(2);
+    }
+    let runs: u32 = args[1].parse().expect("RUNS");
+    let port: u16 = args[2].parse().expect("PORT");
+    let path = &args[3];
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut child = Command::new(&args[5])
+            .args(&args[6..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the server");
+        while !answered_200(port, path) {
+            if started.elapsed() > GIVE_UP || child.try_wait().ok().flatten().is_some() {
+                eprintln!("coldstart: no 200 from :{port}{path} (server exited or timed out)");
+                let _ = child.kill();
+                std::process::exit(1);
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        println!("{}", started.elapsed().as_micros());
+        unsafe { kill(child.id() as i32, SIGINT) };
+        child.wait().expect("reap the server");
+    }
+}

@@ -1,0 +1,156 @@
+"""The servers under test (the back and its peers): how each is started, stopped and what it serves."""
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+STORY = "/racontemoiunehistoire"
+STUDENTS = "/supmit/api/v1.0/get_student_ages"
+AUTH = "Authorization: Basic cm9vdDpyb290"  # root:root
+NGINX = "/usr/sbin/nginx"
+
+
+@dataclass
+class Server:
+    name: str
+    argv: callable  # port -> the command line
+    routes: dict  # route name ("story", "students") -> path
+    access_log: str  # where its access log goes, shown in the table
+    binary: Path | None = None  # its executable, for the binary size
+    env: dict = field(default_factory=dict)
+    stdout_devnull: bool = False  # the back writes its access log on stdout
+
+
+@dataclass
+class Fixture:
+    """Files every server reads, copied into a temp dir: the same stories and students for all."""
+    dir: Path
+    stories: Path
+    students: Path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def back(name, binary, fx):
+    env = {"HOST": "127.0.0.1", "API_USERNAME": "root", "API_PASSWORD": "root",
+           "STUDENT_AGE_FILE": str(fx.students)}
+    return Server(name, lambda port: [str(binary)], {"story": STORY, "students": STUDENTS},
+                  "on, stdout → /dev/null", Path(binary), env, stdout_devnull=True)
+
+
+def flask(fx):
+    python = Path(sys.executable)
+    return Server("flask", lambda port: [str(python), "-m", "flask", "--app", "flask_app", "run",
+                                         "--host", "127.0.0.1", "--port", str(port)],
+                  {"story": STORY, "students": STUDENTS}, "on (werkzeug), stderr → file",
+                  env={"STORIES_FILE": str(fx.stories), "STUDENT_AGE_FILE": str(fx.students)})
+
+
+def gunicorn(fx):
+    exe = Path(sys.executable).with_name("gunicorn")
+    return Server("gunicorn", lambda port: [str(exe), "-w", "2", "-k", "sync", "-b",
+                                            f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+                                            "flask_app:app"],
+                  {"story": STORY, "students": STUDENTS}, "on, → /dev/null",
+                  env={"STORIES_FILE": str(fx.stories), "STUDENT_AGE_FILE": str(fx.students)})
+
+
+def nginx(fx):
+    """Renders one config per port into the fixture dir (nginx takes its port from the config)."""
+    line = fx.stories.read_text(encoding="utf-8").splitlines()[0]
+    body = "".join(c for c in line if c not in '"\\$')
+
+    def argv(port):
+        conf_dir = fx.dir / f"nginx-{port}"
+        conf_dir.mkdir(exist_ok=True)
+        template = string.Template((PEERS / "nginx.conf").read_text())
+        conf = conf_dir / "nginx.conf"
+        conf.write_text(template.substitute(dir=conf_dir, port=port, body=body))
+        return [NGINX, "-q", "-c", str(conf), "-e", str(conf_dir / "error.log")]
+
+    return Server("nginx", argv, {"story": "/"}, "on, → /dev/null", Path(NGINX))
+
+
+def command(server, port):
+    """The argv and full environment that start `server` on `port` (PORT is read by the back)."""
+    return server.argv(port), os.environ | server.env | {"PORT": str(port)}
+
+
+class Running:
+    """One started server: its process (leader of its own session) and port."""
+
+    def __init__(self, server, log_dir, ready_timeout=30.0):
+        self.server, self.port = server, free_port()
+        argv, env = command(server, self.port)
+        self.log = log_dir / f"{server.name}.log"
+        with open(self.log, "ab") as log:
+            stdout = subprocess.DEVNULL if server.stdout_devnull else log
+            self.proc = subprocess.Popen(argv, env=env, cwd=PEERS, stdin=subprocess.DEVNULL,
+                                         stdout=stdout, stderr=log, start_new_session=True)
+        self._wait_ready(ready_timeout)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def status(self, path, headers=()):
+        request = urllib.request.Request(self.url(path), headers=dict(h.split(": ", 1) for h in headers))
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        path = next(iter(self.server.routes.values()))
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if self.status(path) == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.server.name} did not answer 200 on {path}; see {self.log}")
+
+    def stop(self):
+        """SIGINT (fast shutdown for all four), then SIGKILL to the whole session after 10 s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def stripped_size(binary, scratch_dir):
+    """Size in bytes of `binary` once stripped (a stripped copy; the original is untouched)."""
+    copy = scratch_dir / f"{binary.name}.stripped"
+    shutil.copyfile(binary, copy)
+    subprocess.run(["strip", str(copy)], check=True)
+    return copy.stat().st_size
+
+
+def is_static(binary):
+    """True when the ELF file has no program interpreter (PT_INTERP), i.e. is statically linked."""
+    data = Path(binary).read_bytes()
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    phentsize = int.from_bytes(data[0x36:0x38], "little")
+    phnum = int.from_bytes(data[0x38:0x3A], "little")
+    return all(int.from_bytes(data[phoff + i * phentsize:][:4], "little") != 3  # PT_INTERP
+               for i in range(phnum))
