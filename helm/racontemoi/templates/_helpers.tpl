@@ -147,7 +147,7 @@ topologySpreadConstraints:
   {{- if not .labelSelector }}
   {{- $constraint = merge (dict "labelSelector" (dict "matchLabels" (include "racontemoi.selectorLabels" $ | fromYaml))) . }}
   {{- end }}
-  - {{- toYaml $constraint | nindent 4 }}
+  - {{ toYaml $constraint | indent 4 | trim }}
   {{- end }}
 {{- end }}
 {{- end }}
