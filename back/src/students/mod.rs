@@ -6,8 +6,8 @@
 //!   then `warnings()`: lines the core logs once at startup (e.g. no credentials configured);
 //! - `matches(path)`: is this path under the prefix;
 //! - `allow(path)`: the `Allow` value for a path under the prefix (`None`: no such route → 404),
-//!   used for CORS preflight;
-//! - `handle(req)`: answers any request whose path `matches`, 405 included.
+//!   used for `OPTIONS` (the router answers it, without authentication, for CORS preflight);
+//! - `handle(req)`: answers any other request whose path `matches`, 405 included.
 //!
 //! Order of checks for every request: configured (503), authenticated (401), route (404),
 //! method (405), then the route's own checks. Nothing about the API shows without credentials.
@@ -23,7 +23,7 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 
 use hyper::body::{Body as HttpBody, Incoming};
-use hyper::header::{ALLOW, AUTHORIZATION, WWW_AUTHENTICATE};
+use hyper::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 
 use crate::config::StudentsConfig;
@@ -93,7 +93,7 @@ impl StudentsApi {
         if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
         }
-        if store.from_sample() {
+        if store.serves_sample() {
             warnings.push(format!(
                 "student store {} does not exist: serving the embedded sample until the first change writes it",
                 store.path().display()
@@ -160,11 +160,6 @@ impl StudentsApi {
         };
         let store = &self.store;
         match (route, &parts.method) {
-            (_, &Method::OPTIONS) => {
-                let mut response = handlers::empty(StatusCode::NO_CONTENT);
-                response.headers_mut().insert(ALLOW, hyper::header::HeaderValue::from_static(route.allow()));
-                response
-            }
             // HEAD answers like GET; hyper sends the headers without the body.
             (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
             (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name),
