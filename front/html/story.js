@@ -47,6 +47,7 @@ async function tellStory() {
     showStatus("", "");
   } catch (error) {
     const message = error instanceof ApiError ? error.message : "Une erreur inattendue est survenue.";
+    storyText.hidden = true;
     showStatus(message, "error");
   } finally {
     loading = false;

@@ -147,13 +147,15 @@ function renderStudents(students) {
     const nameCell = document.createElement("th");
     nameCell.scope = "row";
     nameCell.textContent = student.name;
-    const actions = document.createElement("td");
+    const actions = document.createElement("div");
     actions.className = "actions";
     actions.append(
       button("Modifier", "small", () => startEdit(row, student), `Modifier l'âge de ${student.name}`),
       button("Supprimer", "small danger", () => removeStudent(student.name), `Supprimer ${student.name}`),
     );
-    row.append(nameCell, cell(Number.isFinite(student.age) ? String(student.age) : "?"), actions);
+    const actionsCell = cell("");
+    actionsCell.append(actions);
+    row.append(nameCell, cell(Number.isFinite(student.age) ? String(student.age) : "?"), actionsCell);
     return row;
   });
   if (rows.length === 0) {
@@ -170,7 +172,7 @@ function renderStudents(students) {
 
 function startEdit(row, student) {
   const ageCell = row.children[1];
-  const actions = row.children[2];
+  const actions = row.querySelector(".actions");
   const input = document.createElement("input");
   input.type = "number";
   input.inputMode = "numeric";

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import REPO, Back, Front, new_workdir
+from harness import REPO, STUDENTS_PREFIX, Back, Front, new_workdir
 
 ARTIFACTS = REPO / ".cache" / "artifacts" / "front"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -63,6 +63,25 @@ def make_stack(workdir):
 @pytest.fixture
 def stack(make_stack) -> Stack:
     return make_stack()
+
+
+@pytest.fixture
+def cross_origin_stack(workdir) -> Stack:
+    """A front whose config.js points the page straight at a back on another port, which allows
+    the front's origin (CORS)."""
+    front = Front(workdir / "cors-front")
+    back = Back(workdir / "cors-back", cors_allow_origin=front.origin).start()
+    front.env_overrides.update(
+        BACK_URL="http://127.0.0.1:9",  # the front's proxy is not what the page uses here
+        STORY_URL=f"{back.url}/racontemoiunehistoire",
+        STUDENTS_API_URL=f"{back.url}{STUDENTS_PREFIX}",
+    )
+    try:
+        front.start()
+        yield Stack(back, front)
+    finally:
+        front.stop()
+        back.stop()
 
 
 @pytest.fixture(scope="session")

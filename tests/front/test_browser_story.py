@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from conftest import PHONE
-from harness import Back, Front, STUDENTS_PREFIX
+from harness import STUDENTS_PREFIX
 
 STORY_BUTTON = "Raconte-moi une histoire"
 
@@ -80,24 +80,10 @@ def test_an_error_is_shown_while_the_back_is_down_and_the_page_recovers(stack, o
     assert console.unexpected(allow_failed_requests=True) == []
 
 
-def test_an_absolute_story_url_to_another_origin_is_honoured(workdir, open_page):
-    # A second back, on its own port, that allows the front's origin (CORS); config.js points
-    # the page straight at it.
-    front = Front(workdir / "cors-front")
-    other = Back(workdir / "cors-back", cors_allow_origin=front.origin).start()
-    try:
-        front.env_overrides.update(
-            BACK_URL="http://127.0.0.1:9",  # the proxy is not used on this path
-            STORY_URL=f"{other.url}/racontemoiunehistoire",
-            STUDENTS_API_URL=f"{other.url}{STUDENTS_PREFIX}",
-        )
-        front.start()
-        page, console = open_page(front.origin + "/")
-        assert page.evaluate("window.APP_CONFIG.storyUrl") == f"{other.url}/racontemoiunehistoire"
-        with page.expect_request(f"{other.url}/racontemoiunehistoire"):
-            tell_story(page)
-        assert console.unexpected() == []
-    finally:
-        front.stop()
-        other.stop()
-
+def test_an_absolute_story_url_to_another_origin_is_honoured(cross_origin_stack, open_page):
+    story_url = f"{cross_origin_stack.back.url}/racontemoiunehistoire"
+    page, console = open_page(cross_origin_stack.front.origin + "/")
+    assert page.evaluate("window.APP_CONFIG.storyUrl") == story_url
+    with page.expect_request(story_url):
+        tell_story(page)
+    assert console.unexpected() == []
