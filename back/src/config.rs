@@ -91,16 +91,8 @@ impl Config {
     /// Reads the configuration through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let host = env.parse("HOST", "0.0.0.0", |v| {
-            v.trim_matches(|c| c == '[' || c == ']')
-                .parse::<IpAddr>()
-                .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))
-        })?;
-        let port = env.parse("PORT", "5000", |v| {
-            v.parse::<u16>().map_err(|_| format!("{v:?} is not a port number (0-65535)"))
-        })?;
         Ok(Config {
-            addr: SocketAddr::new(host, port),
+            addr: listen_addr(&env)?,
             stories_file: env.get("STORIES_FILE").map(PathBuf::from),
             cors: env.parse("CORS_ALLOW_ORIGIN", "", parse_cors)?,
             log_format: env.parse("LOG_FORMAT", "text", |v| match v {
@@ -121,6 +113,24 @@ impl Config {
             },
         })
     }
+}
+
+/// `HOST` and `PORT` alone, for `back --healthcheck`, which must not fail on unrelated variables.
+pub fn listen_addr_from_env() -> Result<SocketAddr, ConfigError> {
+    let lookup = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    listen_addr(&Env(&lookup))
+}
+
+fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
+    let host = env.parse("HOST", "0.0.0.0", |v| {
+        v.trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))
+    })?;
+    let port = env.parse("PORT", "5000", |v| {
+        v.parse::<u16>().map_err(|_| format!("{v:?} is not a port number (0-65535)"))
+    })?;
+    Ok(SocketAddr::new(host, port))
 }
 
 /// The environment seen through a lookup function. An empty value counts as unset.

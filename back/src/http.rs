@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::StatusCode;
 
 /// Every response body is a single buffer; handlers never stream.
@@ -10,6 +10,8 @@ pub type Body = Full<Bytes>;
 pub type Response = hyper::Response<Body>;
 
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// A response with `body` as `application/json`.
 pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
@@ -24,9 +26,21 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     json_bytes(status, value.to_string())
 }
 
+/// A JSON response that caches must not keep (health and readiness change over time).
+pub fn json_no_store(status: StatusCode, body: &'static [u8]) -> Response {
+    let mut response = json_bytes(status, Bytes::from_static(body));
+    response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
+    response
+}
+
 /// `{"error": message}` with `status`: the shape of every error of the back.
 pub fn error(status: StatusCode, message: &str) -> Response {
     json(status, &serde_json::json!({ "error": message }))
+}
+
+/// 404 for a path no route serves.
+pub fn not_found() -> Response {
+    json_bytes(StatusCode::NOT_FOUND, Bytes::from_static(br#"{"error":"not found"}"#))
 }
 
 /// 405 with the `Allow` header listing what the route accepts.

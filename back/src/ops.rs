@@ -1,0 +1,97 @@
+//! Operations routes: `/healthz` (liveness), `/readyz` (readiness, fails once shutdown begins),
+//! `/metrics` and `/openapi.json`. The self probe used by `--healthcheck` and `--probe` is `probe`.
+
+pub mod probe;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::StatusCode;
+
+use crate::http::{self, Response, NO_STORE};
+use crate::metrics::Metrics;
+
+const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+/// Whether the server takes new work; turned off when shutdown begins, never back on.
+#[derive(Debug)]
+pub struct Readiness(AtomicBool);
+
+impl Readiness {
+    pub fn new() -> Self {
+        Readiness(AtomicBool::new(true))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn shutting_down(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct Ops {
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+}
+
+impl Ops {
+    pub fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
+        Ops { readiness, metrics }
+    }
+
+    pub fn healthz(&self) -> Response {
+        http::json_no_store(StatusCode::OK, br#"{"status":"ok"}"#)
+    }
+
+    pub fn readyz(&self) -> Response {
+        if self.readiness.is_ready() {
+            http::json_no_store(StatusCode::OK, br#"{"status":"ready"}"#)
+        } else {
+            http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"shutting down"}"#)
+        }
+    }
+
+    pub fn metrics(&self) -> Response {
+        let mut response = hyper::Response::new(Full::new(Bytes::from(self.metrics.render())));
+        response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);
+        response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
+        response
+    }
+
+    pub fn openapi(&self) -> Response {
+        http::json_bytes(StatusCode::OK, Bytes::from_static(OPENAPI))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_is_json() {
+        let document: serde_json::Value = serde_json::from_slice(OPENAPI).unwrap();
+        assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    }
+
+    #[test]
+    fn readiness_turns_off() {
+        let readiness = Arc::new(Readiness::new());
+        let ops = Ops::new(readiness.clone(), Arc::new(Metrics::new("0")));
+        assert_eq!(ops.readyz().status(), StatusCode::OK);
+        readiness.shutting_down();
+        assert_eq!(ops.readyz().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ops.healthz().status(), StatusCode::OK);
+    }
+}
