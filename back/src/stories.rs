@@ -20,11 +20,13 @@ static DATA: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/data");
 const EMBEDDED_FILE: &str = "stories.txt";
 
 /// One story, ready to send.
+#[derive(Debug)]
 struct Story {
     text: Bytes,
     json: Bytes,
 }
 
+#[derive(Debug)]
 pub struct Stories {
     lines: Vec<Story>,
 }
