@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds racontemoi-back and racontemoi-front from their unmodified Dockerfiles on the engine,
+# under the names compose.yaml uses. A base image that is neither present nor pullable is
+# replaced by a local stand-in tagged with the official name (standins/build.sh). Prints which
+# base each image was built on: official or stand-in.
+#
+#   build_images.sh [TAG]     TAG defaults to $IMAGE_TAG, then `local`
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here/../.."
+# shellcheck source=tests/containers/engine.sh
+. tests/containers/engine.sh
+
+tag=${1:-${IMAGE_TAG:-local}}
+
+# The external images a Dockerfile's FROM lines name: not scratch, not an earlier stage.
+base_images() {
+    awk 'toupper($1) == "FROM" {
+            i = 2; while ($i ~ /^--/) i++
+            image = $i
+            if (tolower($(i + 1)) == "as") stage[tolower($(i + 2))] = 1
+            if (image != "scratch" && !(tolower(image) in stage)) print image
+        }' "$1"
+}
+
+# Makes IMAGE available (present, pulled, or a stand-in) and prints "IMAGE (official|stand-in)".
+ensure_base() {
+    local image=$1 origin
+    case "$image" in
+        *'$'*) echo "build: cannot resolve the base image $image (ARG in FROM)" >&2; return 1 ;;
+    esac
+    if ! "$DOCKER" image inspect "$image" >/dev/null 2>&1 \
+        && ! "$DOCKER" pull --quiet "$image" >/dev/null 2>&1; then
+        echo "build: $image cannot be pulled; building a stand-in" >&2
+        tests/containers/standins/build.sh "$image" >&2
+    fi
+    origin=$("$DOCKER" image inspect \
+        -f '{{with .Config.Labels}}{{index . "org.racontemoi.standin"}}{{end}}' "$image")
+    if [ -n "$origin" ]; then echo "$image (stand-in)"; else echo "$image (official)"; fi
+}
+
+# build NAME CONTEXT DOCKERFILE
+build() {
+    local name=$1 context=$2 dockerfile=$3 image base bases=() joined started
+    while read -r image; do
+        base=$(ensure_base "$image") || return 1
+        bases+=("$base")
+    done < <(base_images "$dockerfile")
+    echo "build: $name:$tag from $dockerfile"
+    started=$SECONDS
+    "$DOCKER" build --progress=plain --file "$dockerfile" --tag "$name:$tag" "$context" \
+        >".cache/containers/build-$name.log" 2>&1 \
+        || { tail -n 40 ".cache/containers/build-$name.log" >&2; return 1; }
+    joined=$(printf '%s, ' "${bases[@]}")
+    printf 'build: %s:%s built in %ss on %s\n' "$name" "$tag" "$((SECONDS - started))" \
+        "${joined%, }"
+}
+
+mkdir -p .cache/containers
+build racontemoi-back . back/Dockerfile
+build racontemoi-front front front/Dockerfile
