@@ -1,0 +1,126 @@
+"""What the front's nginx answers, over plain HTTP: security headers, caching, the health check,
+gzip, and the proxy to the back (auth passed on, JSON when the back is down)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+
+from harness import API_PASSWORD, API_USER, FRONT, STUDENTS_PREFIX
+
+
+def get(url, headers=None):
+    """(status, headers, body) of a GET, error statuses included."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_security_headers_on_the_page(stack):
+    status, headers, _ = get(stack.front.origin + "/")
+    assert status == 200
+    csp = headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Server"] == "nginx"  # server_tokens off: no version
+
+
+def test_security_headers_on_every_kind_of_answer(stack):
+    for path in ("/config.js", "/healthz", "/styles.css", "/missing", "/racontemoiunehistoire"):
+        _, headers, _ = get(stack.front.origin + path)
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+
+
+def test_config_js_is_never_cached(stack):
+    status, headers, body = get(stack.front.origin + "/config.js")
+    assert status == 200
+    assert headers["Cache-Control"] == "no-store"
+    assert "javascript" in headers["Content-Type"]
+    assert body.decode().count("window.APP_CONFIG") == 1
+
+
+def test_healthz_answers_from_nginx_itself(stack):
+    stack.back.stop()
+    status, headers, body = get(stack.front.origin + "/healthz")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+    assert headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_are_gzipped(stack):
+    status, headers, body = get(stack.front.origin + "/students.js", {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == (FRONT / "html" / "students.js").read_bytes()
+
+
+def test_the_story_is_proxied_to_the_back(stack):
+    status, headers, body = get(stack.front.origin + "/racontemoiunehistoire")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain")
+    assert body.strip()
+    status, headers, body = get(stack.front.origin + "/racontemoiunehistoire", {"Accept": "application/json"})
+    assert status == 200
+    assert json.loads(body)["histoire"]
+
+
+def test_the_students_api_is_proxied_with_the_authorization_header(stack):
+    url = f"{stack.front.origin}{STUDENTS_PREFIX}/get_student_ages"
+    status, _, body = get(url, basic(API_USER, API_PASSWORD))
+    assert status == 200
+    assert isinstance(json.loads(body)["student_ages"], dict)
+
+
+def test_a_401_through_the_front_never_asks_the_browser_for_credentials(stack):
+    status, headers, _ = get(f"{stack.front.origin}{STUDENTS_PREFIX}/get_student_ages", basic(API_USER, "wrong"))
+    assert status == 401
+    assert "WWW-Authenticate" not in headers
+
+
+def test_a_clean_json_502_when_the_back_is_down(stack):
+    stack.back.stop()
+    status, headers, body = get(stack.front.origin + "/racontemoiunehistoire")
+    assert status == 502
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"]
+
+
+class _InlineFinder(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.problems = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "script" and "src" not in attributes:
+            self.problems.append("inline <script>")
+        if tag == "style":
+            self.problems.append("<style> element")
+        for name in attributes:
+            if name == "style" or name.startswith("on"):
+                self.problems.append(f"{name}= on <{tag}>")
+
+
+def test_the_page_has_no_inline_script_or_style():
+    finder = _InlineFinder()
+    finder.feed((FRONT / "html" / "index.html").read_text())
+    assert finder.problems == []

@@ -1,0 +1,112 @@
+"""front/Dockerfile and the files it copies, checked without a Docker engine: lint, the rules
+the image must follow on the old engine here, exec bits, and what it adds to the base image."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import FRONT, REPO, dockerfile_env
+
+DOCKERFILE = FRONT / "Dockerfile"
+STEPS = sorted((FRONT / "docker-entrypoint.d").iterdir())
+COPIED = [FRONT / "nginx.conf", FRONT / "templates", FRONT / "docker-entrypoint.d", FRONT / "html"]
+MAX_ADDED_BYTES = 200 * 1024
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(keyword, arguments) of each Dockerfile instruction, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            result.append((keyword.upper(), arguments.strip()))
+    return result
+
+
+def test_hadolint_reports_nothing():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dockerfile_fits_the_old_engine_and_keeps_the_official_entrypoint():
+    text = DOCKERFILE.read_text()
+    keywords = [keyword for keyword, _ in instructions()]
+    assert instructions()[0] == ("FROM", "nginx:1.30-alpine-slim")
+    assert keywords.count("FROM") == 1
+    assert "CMD" not in keywords and "ENTRYPOINT" not in keywords
+    assert not re.search(r"^#\s*syntax=", text, re.MULTILINE)
+    assert "<<" not in text and "--link" not in text and "--chmod" not in text
+    assert ("USER", "101") in instructions()
+    assert ("EXPOSE", "8080") in instructions()
+    healthcheck = dict(instructions())["HEALTHCHECK"]
+    assert "/healthz" in healthcheck and "wget" in healthcheck
+    labels = dict(instructions())["LABEL"]
+    assert "org.opencontainers.image.title" in labels and "org.opencontainers.image.version" in labels
+
+
+def test_the_env_defaults_are_the_architecture_s():
+    env = dockerfile_env()
+    assert env["BACK_URL"] == "http://back:5000"
+    assert env["STORY_URL"] == "/racontemoiunehistoire"
+    assert env["STUDENTS_API_URL"] == "/supmit/api/v1.0"
+    assert env["STUDENTS_API_PREFIX"] == "/supmit/api/v1.0"
+    assert env["FRONT_LISTEN"] == "8080"
+    # Everything the start writes is under /tmp, and the main config includes what it renders.
+    assert env["NGINX_ENVSUBST_OUTPUT_DIR"].startswith("/tmp/")
+    assert env["FRONT_CONFIG_JS"].startswith("/tmp/")
+    nginx_conf = (FRONT / "nginx.conf").read_text()
+    assert f"include {env['NGINX_ENVSUBST_OUTPUT_DIR']}/*.conf;" in nginx_conf
+    for line in nginx_conf.splitlines():
+        if re.match(r"\s*(pid|\w+_temp_path)\s", line):
+            assert " /tmp/" in line, line
+
+
+def test_the_template_variables_all_have_defaults():
+    template = (FRONT / "templates" / "default.conf.template").read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)\}", template))
+    env = dockerfile_env()
+    computed = {"FRONT_CSP_CONNECT_SRC"}  # derived by 19-racontemoi-env.envsh
+    assert used - computed <= set(env)
+    names = re.compile(env["NGINX_ENVSUBST_FILTER"])
+    assert all(names.search(name) for name in used)
+
+
+def test_the_entrypoint_steps_are_executable_in_git():
+    listing = subprocess.run(
+        ["git", "ls-files", "-s", "front/docker-entrypoint.d"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    modes = {line.split("\t")[1]: line.split()[0] for line in listing.splitlines()}
+    assert modes, "no entrypoint step is tracked by git"
+    for step in STEPS:
+        assert modes.get(f"front/docker-entrypoint.d/{step.name}") == "100755", step.name
+
+
+def test_the_entrypoint_steps_sort_around_the_official_envsubst_step():
+    names = sorted([step.name for step in STEPS] + ["20-envsubst-on-templates.sh"])
+    assert names.index("19-racontemoi-env.envsh") < names.index("20-envsubst-on-templates.sh")
+    assert names.index("20-envsubst-on-templates.sh") < names.index("40-racontemoi-config.sh")
+
+
+def test_shellcheck_finds_nothing_in_the_steps():
+    result = subprocess.run(
+        ["shellcheck", "--shell=sh", *map(str, STEPS)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_adds_at_most_200_kb_to_the_base():
+    added = sum(
+        path.stat().st_size
+        for source in COPIED
+        for path in ([source] if source.is_file() else source.rglob("*"))
+        if path.is_file()
+    )
+    print(f"front image payload: {added} bytes")
+    assert added <= MAX_ADDED_BYTES
