@@ -44,10 +44,10 @@ def make_stack(workdir):
     """Starts a back and a front proxying to it; the back allows the front's origin (CORS)."""
     started: list[Stack] = []
 
-    def make(**front_env: str) -> Stack:
+    def make(back_env: dict[str, str | None] | None = None, **front_env: str) -> Stack:
         index = len(started)
         front = Front(workdir / f"front{index}", env_overrides=front_env)
-        back = Back(workdir / f"back{index}", cors_allow_origin=front.origin).start()
+        back = Back(workdir / f"back{index}", cors_allow_origin=front.origin, env_overrides=back_env or {}).start()
         front.env_overrides.setdefault("BACK_URL", back.url)
         stack = Stack(back, front)
         started.append(stack)

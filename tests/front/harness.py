@@ -101,6 +101,8 @@ class Back:
 
     workdir: Path
     cors_allow_origin: str = ""
+    # Changes to the environment below; None removes a variable.
+    env_overrides: dict[str, str | None] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -122,6 +124,8 @@ class Back:
             "CORS_ALLOW_ORIGIN": self.cors_allow_origin,
             "SHUTDOWN_TIMEOUT": "1s",
         }
+        env.update(self.env_overrides)
+        env = {name: value for name, value in env.items() if value is not None}
         log = open(self.workdir / f"back-{self.port}.log", "ab")
         self.process = subprocess.Popen([str(BACK_BINARY)], env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()

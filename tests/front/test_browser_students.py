@@ -125,3 +125,31 @@ def test_students_through_cors_with_an_absolute_url(cross_origin_stack, open_pag
     add_student(page, "Inès", 30)
     expect(row(page, "Inès").locator("td").first).to_have_text("30")
     assert console.unexpected() == []
+
+
+def test_an_api_without_credentials_gets_its_message(make_stack, open_page):
+    stack = make_stack(back_env={"API_USERNAME": None, "API_PASSWORD": None})
+    page, console = open_page(stack.front.origin + "/")
+    login(page)
+    expect(status(page)).to_contain_text("n'est pas configurée")
+    assert console.unexpected(allow_failed_requests=True) == []
+
+
+def test_a_write_the_back_cannot_make_shows_the_back_s_error(make_stack, workdir, open_page):
+    # The store's directory does not exist: the back lists its sample, and every write fails
+    # with a 5xx JSON error (as with a read-only store).
+    stack = make_stack(back_env={"STUDENT_AGE_FILE": str(workdir / "no-such-dir" / "student_age.json")})
+    page, console = open_page(stack.front.origin + "/")
+    login(page)
+    expect(page.locator("#students-table")).to_be_visible()
+    add_student(page, "Noé", 9)
+    expect(status(page)).to_have_attribute("data-kind", "error")
+    expect(status(page)).to_contain_text(re.compile(r"^Ajout impossible : le serveur a refusé l'opération \(student store .+\)"))
+    assert console.unexpected(allow_failed_requests=True) == []
+
+
+def test_a_wrong_password_through_cors_gets_its_message(cross_origin_stack, open_page):
+    page, console = open_page(cross_origin_stack.front.origin + "/")
+    login(page, password="not-the-password")
+    expect(status(page)).to_have_text("Identifiant ou mot de passe incorrect.")
+    assert console.unexpected(allow_failed_requests=True) == []
