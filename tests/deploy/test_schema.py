@@ -1,0 +1,48 @@
+"""values.schema.json: bad values are rejected by helm itself, with a message naming the key."""
+import json
+
+import pytest
+import yaml
+
+from conftest import CHART, helm_template
+
+BAD_VALUES = {
+    "negative replicas": ("back: {replicaCount: -1}", "at '/back/replicaCount': minimum: got -1, want 0"),
+    "replicas as a string": ("front: {replicaCount: two}", "at '/front/replicaCount': got string, want integer"),
+    "unknown service type": ("front: {service: {type: Ingress}}",
+                             "at '/front/service/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'"),
+    "port out of range": ("back: {service: {port: 70000}}", "at '/back/service/port': maximum: got 70,000, want 65,535"),
+    "unknown pull policy": ("back: {image: {pullPolicy: Sometimes}}",
+                            "at '/back/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"),
+    "bad digest": ("back: {image: {digest: latest}}", "at '/back/image/digest'"),
+    "enabled as a string": ("ingress: {enabled: \"yes\"}", "at '/ingress/enabled': got string, want boolean"),
+    "misspelt top-level key": ("bakc: {replicaCount: 1}", "additional properties 'bakc' not allowed"),
+    "env name the back does not read": ("back: {env: {PORTT: \"5000\"}}",
+                                        "at '/back/env': additional properties 'PORTT' not allowed"),
+    "unknown LOG_FORMAT": ("back: {env: {LOG_FORMAT: xml}}", "at '/back/env/LOG_FORMAT': value must be one of"),
+    "bad memory quantity": ("back: {resources: {limits: {memory: lots}}}", "at '/back/resources/limits/memory'"),
+    "negative preStop sleep": ("front: {preStopSleepSeconds: -5}", "at '/front/preStopSleepSeconds': minimum"),
+    "bad traffic policy": ("front: {service: {externalTrafficPolicy: Nearest}}",
+                           "at '/front/service/externalTrafficPolicy': value must be one of"),
+    "prefix without slash": ("students: {apiPrefix: api}", "at '/students/apiPrefix'"),
+    "backUrl with a path": ("front: {backUrl: \"http://back:5000/api\"}", "at '/front/backUrl'"),
+    "extraEnv not a list": ("back: {extraEnv: {A: b}}", "at '/back/extraEnv': got object, want array"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_values_are_rejected_with_a_readable_message(name, tmp_path):
+    text, message = BAD_VALUES[name]
+    values = tmp_path / "bad.yaml"
+    values.write_text(text + "\n")
+    proc = helm_template(values, check=False)
+    assert proc.returncode != 0, f"{name}: accepted"
+    assert "values don't meet the specifications of the schema" in proc.stderr
+    assert message in proc.stderr, proc.stderr
+
+
+def test_schema_is_valid_json_schema_and_accepts_the_defaults():
+    import jsonschema
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load((CHART / "values.yaml").read_text()), schema)

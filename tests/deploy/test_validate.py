@@ -1,0 +1,49 @@
+"""Every manifest against the Kubernetes API schemas (kubernetes-validate, offline, strict), and
+the custom resources, which those schemas lack, field by field."""
+import pytest
+import yaml
+
+from conftest import CRD_KINDS, KUBE_VERSION, run, tool
+
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_kubernetes_validate_strict(target, renders, rendered, tmp_path):
+    docs = [d for d in rendered[target] if d["kind"] not in CRD_KINDS]
+    path = tmp_path / f"{target}.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    proc = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBE_VERSION, str(path),
+               check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" passed for resource ") == len(docs)
+
+
+def test_strict_validation_catches_a_misspelt_field(rendered, tmp_path):
+    """The check above has teeth: an unknown field fails it."""
+    docs = [d for d in rendered["default"] if d["kind"] == "Deployment"][:1]
+    docs[0]["spec"]["template"]["spec"]["securityContext"]["runAsNonRot"] = True
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    proc = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBE_VERSION, str(path),
+               check=False)
+    assert proc.returncode != 0 and "runAsNonRot" in proc.stdout + proc.stderr
+
+
+def test_servicemonitor_fields(rendered):
+    monitors = [d for d in rendered["all-enabled"] if d["kind"] == "ServiceMonitor"]
+    assert len(monitors) == 1
+    monitor = monitors[0]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor["spec"]) <= {"selector", "namespaceSelector", "endpoints", "jobLabel"}
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    back_service = next(d for d in rendered["all-enabled"]
+                        if d["kind"] == "Service" and d["spec"]["selector"] == selector)
+    assert back_service["metadata"]["name"] == "racontemoi-back"
+    # The Service's labels must include the selector, or Prometheus finds nothing.
+    assert selector.items() <= back_service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == back_service["spec"]["ports"][0]["name"]
+    assert endpoint["path"] == "/metrics"
+    assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme"}
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["racontemoi"]}
