@@ -221,7 +221,7 @@ mod tests {
         let (mut io, mut client, activity) = wrapped();
         let mut buf = [0u8; 64];
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-        io.read(&mut buf).await.unwrap();
+        assert_eq!(io.read(&mut buf).await.unwrap(), 18);
         // The service handles the request, the answer is written.
         activity.request_started();
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -236,12 +236,12 @@ mod tests {
         let (mut io, mut client, activity) = wrapped();
         let mut buf = [0u8; 64];
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-        io.read(&mut buf).await.unwrap();
+        assert_eq!(io.read(&mut buf).await.unwrap(), 18);
         activity.request_started();
         activity.request_ended();
         tokio::time::sleep(Duration::from_secs(20)).await;
         client.write_all(b"GET /").await.unwrap();
-        io.read(&mut buf).await.unwrap();
+        assert_eq!(io.read(&mut buf).await.unwrap(), 5);
         let head_started = Instant::now();
         assert_eq!(read_err(&mut io).await - head_started, TIMEOUTS.header_read);
     }

@@ -120,18 +120,18 @@ fn version(rng: &mut fastrand::Rng) -> &'static str {
     }
 }
 
-/// Header lines; the first nine kinds break the request, the others are odd but well formed.
+/// Header lines; kinds 0 to 9 break the request, the others are odd but well formed.
 fn headers(rng: &mut fastrand::Rng, body_len: usize, broken: bool) -> Vec<u8> {
     let mut out = Vec::new();
     if !broken || rng.bool() {
         out.extend_from_slice(b"Host: x\r\n");
     }
     for _ in 0..rng.usize(0..6) {
-        let kind = if broken { rng.u8(..16) } else { rng.u8(9..16) };
+        let kind = if broken { rng.u8(..17) } else { rng.u8(10..17) };
         let line: Vec<u8> = match kind {
             0 => format!("Content-Length: {}\r\n", pick(rng, &["99999999999999999999", "-1", "1e9", "0x10", " 5", "5, 6", "18446744073709551616"])).into_bytes(),
             1 => format!("Content-Length: {}\r\nContent-Length: {}\r\n", body_len, body_len + 1).into_bytes(),
-            2 => b"Transfer-Encoding: chunked\r\n".to_vec(),
+            2 => format!("Transfer-Encoding: chunked\r\nContent-Length: {body_len}\r\n").into_bytes(),
             3 => b"Transfer-Encoding: gzip, chunked, identity\r\n".to_vec(),
             4 => {
                 let mut l = b"X-Bin: ".to_vec();
@@ -149,8 +149,8 @@ fn headers(rng: &mut fastrand::Rng, body_len: usize, broken: bool) -> Vec<u8> {
             12 => format!("Content-Type: {}\r\n", pick(rng, &["application/json", "text/plain", "application/json; charset=latin1"])).into_bytes(),
             13 => b"Connection: keep-alive, close, upgrade\r\nUpgrade: h2c\r\n".to_vec(),
             14 => b"Expect: 100-continue\r\n".to_vec(),
-            _ => format!("Transfer-Encoding: chunked\r\nContent-Length: {body_len}\r\n").into_bytes(),
             9 => (0..rng.usize(50..150)).flat_map(|i| format!("X-Many-{i}: y\r\n").into_bytes()).collect(),
+            _ => format!("Authorization: {AUTH}\r\n").into_bytes(),
         };
         out.extend(line);
     }
