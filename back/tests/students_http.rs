@@ -1,0 +1,358 @@
+//! The student-ages API over HTTP, on the real binary: legacy reads, REST writes, validation,
+//! authentication, configuration, and what a broken or read-only store does.
+
+mod common;
+mod students_support;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{exchange, get, parse_response, run_to_exit, send, Server};
+use serde_json::json;
+use students_support::{call, call_json, read_store, start, TempDir, PREFIX, ROOT};
+
+/// An original Flask-era data file: ages as strings, names in no particular order.
+const LEGACY_FILE: &str = r#"{
+    "student_ages": {
+        "zoe": "14",
+        "alice": "12",
+        "élodie": "011",
+        "bob": "13"
+    }
+}"#;
+
+fn legacy_store(dir: &TempDir) -> std::path::PathBuf {
+    let path = dir.store();
+    fs::write(&path, LEGACY_FILE).unwrap();
+    path
+}
+
+#[test]
+fn legacy_reads_keep_the_flask_shapes() {
+    let dir = TempDir::new("students-legacy");
+    let server = start(&legacy_store(&dir), &[]);
+    let addr = server.addr();
+
+    let all = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
+    assert_eq!(all.status, 200);
+    assert_eq!(all.header("content-type"), Some("application/json"));
+    assert_eq!(all.text(), r#"{"student_ages": {"zoe": "14", "alice": "12", "élodie": "011", "bob": "13"}}"#);
+
+    let one = call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice"));
+    assert_eq!((one.status, one.text().as_str()), (200, r#"{"alice": "12"}"#));
+    let accented = call(addr, "GET", &format!("{PREFIX}/get_student_ages/%C3%A9lodie"));
+    assert_eq!((accented.status, accented.text().as_str()), (200, r#"{"élodie": "011"}"#));
+
+    let missing = call(addr, "GET", &format!("{PREFIX}/get_student_ages/nobody"));
+    assert_eq!((missing.status, missing.text().as_str()), (404, r#"{"error":"Not found"}"#));
+    assert_eq!(missing.json(), json!({"error": "Not found"}));
+
+    for bad in ["%", "%zz", "al%2", "%FF", "%C3%28"] {
+        let response = call(addr, "GET", &format!("{PREFIX}/get_student_ages/{bad}"));
+        assert_eq!(response.status, 400, "{bad}");
+        assert!(response.json()["error"].as_str().unwrap().contains("student name"), "{bad}");
+    }
+
+    // A read never rewrites the original file.
+    assert_eq!(fs::read_to_string(dir.store()).unwrap(), LEGACY_FILE);
+}
+
+#[test]
+fn authentication_guards_every_student_route_and_only_those() {
+    let dir = TempDir::new("students-auth");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let paths = [
+        format!("{PREFIX}/get_student_ages"),
+        format!("{PREFIX}/get_student_ages/alice"),
+        format!("{PREFIX}/students"),
+        format!("{PREFIX}/students/alice"),
+        format!("{PREFIX}/no-such-route"),
+    ];
+    let wrong: &[Option<&str>] = &[
+        None,
+        Some("Basic cm9vdDp3cm9uZw=="),     // root:wrong
+        Some("Basic dG9vcjpyb290"),         // toor:root
+        Some("Basic cm9vdA=="),             // root (no colon)
+        Some("Basic !!!notbase64!!!"),
+        Some("Basic"),
+        Some("Bearer cm9vdDpyb290"),
+        Some("cm9vdDpyb290"),
+    ];
+    for path in &paths {
+        for header in wrong {
+            let headers: Vec<(&str, &str)> = header.iter().map(|h| ("Authorization", *h)).collect();
+            let response = send(addr, "GET", path, &headers, b"");
+            assert_eq!(response.status, 401, "{path} {header:?}");
+            assert_eq!(response.text(), r#"{"error":"Unauthorized access"}"#);
+            assert_eq!(response.header("www-authenticate"), Some(r#"Basic realm="racontemoi", charset="UTF-8""#));
+        }
+    }
+    // A write without credentials changes nothing.
+    let sneaky = send(addr, "POST", &format!("{PREFIX}/students"), &[("Content-Type", "application/json")], br#"{"name":"x","age":1}"#);
+    assert_eq!(sneaky.status, 401);
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/x")).status, 404);
+
+    // The scheme name is case-insensitive; the right credentials pass.
+    let lower = send(addr, "GET", &format!("{PREFIX}/students"), &[("Authorization", "basic cm9vdDpyb290")], b"");
+    assert_eq!(lower.status, 200);
+    // The story route needs no credentials.
+    assert_eq!(get(addr, "/racontemoiunehistoire").status, 200);
+}
+
+#[test]
+fn credentials_come_from_files_too() {
+    let dir = TempDir::new("students-secret-files");
+    let user = dir.0.join("username");
+    let pass = dir.0.join("password");
+    fs::write(&user, "admin\n").unwrap();
+    fs::write(&pass, "s3cr3t:pa ss\n").unwrap();
+    let server = Server::start(&[
+        ("API_USERNAME_FILE", user.to_str().unwrap()),
+        ("API_PASSWORD_FILE", pass.to_str().unwrap()),
+        ("STUDENT_AGE_FILE", dir.store().to_str().unwrap()),
+    ]);
+    let path = format!("{PREFIX}/get_student_ages");
+    // admin:s3cr3t:pa ss
+    let good = send(server.addr(), "GET", &path, &[("Authorization", "Basic YWRtaW46czNjcjN0OnBhIHNz")], b"");
+    assert_eq!(good.status, 200);
+    assert_eq!(send(server.addr(), "GET", &path, &[("Authorization", ROOT)], b"").status, 401);
+}
+
+#[test]
+fn without_credentials_the_student_routes_answer_503() {
+    let dir = TempDir::new("students-unconfigured");
+    let server = Server::start(&[("STUDENT_AGE_FILE", dir.store().to_str().unwrap())]);
+    let addr = server.addr();
+    for (method, path) in [
+        ("GET", format!("{PREFIX}/get_student_ages")),
+        ("GET", format!("{PREFIX}/get_student_ages/alice")),
+        ("GET", format!("{PREFIX}/students")),
+        ("POST", format!("{PREFIX}/students")),
+        ("DELETE", format!("{PREFIX}/students/alice")),
+    ] {
+        let response = send(addr, method, &path, &[("Authorization", ROOT)], b"");
+        assert_eq!(response.status, 503, "{method} {path}");
+        assert_eq!(response.json(), json!({"error": "student API not configured: set API_USERNAME and API_PASSWORD"}));
+    }
+    assert_eq!(get(addr, "/racontemoiunehistoire").status, 200);
+    assert_eq!(get(addr, "/healthz").status, 200);
+}
+
+#[test]
+fn rest_create_read_update_delete() {
+    let dir = TempDir::new("students-rest");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+
+    let list = call(addr, "GET", &students);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json(), json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}]}));
+    assert!(!dir.store().exists(), "the sample is not written before the first change");
+
+    let created = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#);
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json(), json!({"name": "élodie", "age": 9}));
+    assert_eq!(created.header("location"), Some(format!("{PREFIX}/students/%C3%A9lodie").as_str()));
+    let fetched = call(addr, "GET", created.header("location").unwrap());
+    assert_eq!((fetched.status, fetched.json()), (200, json!({"name": "élodie", "age": 9})));
+
+    let duplicate = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 10}"#);
+    assert_eq!(duplicate.status, 409);
+    assert_eq!(duplicate.json(), json!({"error": "student \"élodie\" already exists"}));
+
+    let updated = call_json(addr, "PUT", &format!("{students}/alice"), r#"{"age": 13}"#);
+    assert_eq!((updated.status, updated.json()), (200, json!({"name": "alice", "age": 13})));
+    assert_eq!(call_json(addr, "PUT", &format!("{students}/nobody"), r#"{"age": 1}"#).status, 404);
+
+    let deleted = call(addr, "DELETE", &format!("{students}/bob"));
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    let gone = call(addr, "GET", &format!("{students}/bob"));
+    assert_eq!((gone.status, gone.json()), (404, json!({"error": "student \"bob\" not found"})));
+    assert_eq!(call(addr, "DELETE", &format!("{students}/bob")).status, 404);
+
+    // The legacy routes see the writes, ages as strings; the file keeps the legacy format.
+    let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
+    assert_eq!(legacy.text(), r#"{"student_ages": {"alice": "13", "élodie": "9"}}"#);
+    assert_eq!(read_store(&dir.store()), [("alice".into(), "13".into()), ("élodie".into(), "9".into())]);
+
+    // HEAD answers like GET, without a body.
+    let head = call(addr, "HEAD", &students);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some(call(addr, "GET", &students).body.len().to_string().as_str()));
+
+    // A restarted server serves what was acknowledged.
+    drop(server);
+    let server = start(&dir.store(), &[]);
+    assert_eq!(call(server.addr(), "GET", &format!("{PREFIX}/get_student_ages")).text(), legacy.text());
+}
+
+#[test]
+fn every_invalid_body_is_a_4xx_naming_the_problem() {
+    let dir = TempDir::new("students-validation");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+    let alice = format!("{PREFIX}/students/alice");
+    let long_name = "é".repeat(101);
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("POST", &students, r#"{"name": "", "age": 1}"#.into(), 400, "name must be 1 to 100 characters"),
+        ("POST", &students, format!(r#"{{"name": "{long_name}", "age": 1}}"#), 400, "name must be 1 to 100"),
+        ("POST", &students, r#"{"name": "a/b", "age": 1}"#.into(), 400, "'/'"),
+        ("POST", &students, r#"{"name": "tab\there", "age": 1}"#.into(), 400, "control characters"),
+        ("POST", &students, r#"{"name": 12, "age": 1}"#.into(), 400, "name must be"),
+        ("POST", &students, r#"{"name": "x", "age": 12.5}"#.into(), 400, "age must be a whole number from 0 to 150"),
+        ("POST", &students, r#"{"name": "x", "age": 12.0}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": "12"}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": -1}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": 151}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": true}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": null}"#.into(), 400, "age must be a whole number"),
+        ("POST", &students, r#"{"name": "x", "age": 1, "grade": 3}"#.into(), 400, r#"unknown field "grade""#),
+        ("POST", &students, r#"{"name": "x"}"#.into(), 400, r#"missing field "age""#),
+        ("POST", &students, "{}".into(), 400, r#"missing fields "name", "age""#),
+        ("POST", &students, r#"{"name": "x", "age": 1"#.into(), 400, "malformed JSON"),
+        ("POST", &students, "[1, 2]".into(), 400, "must be a JSON object"),
+        ("POST", &students, "".into(), 400, "request body is empty"),
+        ("PUT", &alice, r#"{"age": 200}"#.into(), 400, "age must be a whole number"),
+        ("PUT", &alice, r#"{"name": "alice", "age": 2}"#.into(), 400, r#"unknown field "name""#),
+        ("PUT", &alice, "{}".into(), 400, r#"missing field "age""#),
+    ];
+    for (method, path, body, status, needle) in &cases {
+        let response = call_json(addr, method, path, body);
+        assert_eq!(response.status, *status, "{method} {path} {body}");
+        let error = response.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains(needle), "{body}: {error:?} should contain {needle:?}");
+    }
+
+    // Content type: JSON only, parameters allowed.
+    let body = br#"{"name": "carol", "age": 7}"#;
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut headers = vec![("Authorization", ROOT)];
+        headers.extend(content_type.map(|ct| ("Content-Type", ct)));
+        let response = send(addr, "POST", &students, &headers, body);
+        assert_eq!(response.status, 415, "{content_type:?}");
+        assert!(response.json()["error"].as_str().unwrap().contains("application/json"));
+    }
+    let charset = send(addr, "POST", &students, &[("Authorization", ROOT), ("Content-Type", "application/json; charset=utf-8")], body);
+    assert_eq!(charset.status, 201);
+
+    // Size: 16 KiB at most, by Content-Length and while reading a chunked body.
+    let big = format!(r#"{{"name": "x", "age": 1, "pad": "{}"}}"#, "a".repeat(17 * 1024));
+    let declared = call_json(addr, "POST", &students, &big);
+    assert_eq!(declared.status, 413);
+    assert!(declared.json()["error"].as_str().unwrap().contains("16384 bytes"));
+    let chunked = format!(
+        "POST {students} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {ROOT}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    let response = parse_response(&exchange(addr, chunked.as_bytes()), false).expect("an answer");
+    assert_eq!(response.status, 413);
+
+    // Nothing invalid got in.
+    let names: Vec<String> = read_store(&dir.store()).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+}
+
+#[test]
+fn routes_methods_and_prefix() {
+    let dir = TempDir::new("students-routes");
+    let server = start(&legacy_store(&dir), &[("STUDENTS_API_PREFIX", "/pozos/api/v1.0")]);
+    let addr = server.addr();
+    let ok = call(addr, "GET", "/pozos/api/v1.0/get_student_ages/alice");
+    assert_eq!((ok.status, ok.text().as_str()), (200, r#"{"alice": "12"}"#));
+    assert_eq!(call(addr, "GET", "/supmit/api/v1.0/get_student_ages").status, 404);
+
+    for (method, path, allow) in [
+        ("POST", "/pozos/api/v1.0/get_student_ages", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/pozos/api/v1.0/get_student_ages/alice", "GET, HEAD, OPTIONS"),
+        ("PATCH", "/pozos/api/v1.0/students", "GET, HEAD, POST, OPTIONS"),
+        ("POST", "/pozos/api/v1.0/students/alice", "GET, HEAD, PUT, DELETE, OPTIONS"),
+    ] {
+        let response = call(addr, method, path);
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.header("allow"), Some(allow));
+        assert_eq!(response.json(), json!({"error": "method not allowed"}));
+        let options = send(addr, "OPTIONS", path, &[], b"");
+        assert_eq!((options.status, options.header("allow")), (204, Some(allow)), "OPTIONS {path}");
+    }
+    for path in ["/pozos/api/v1.0", "/pozos/api/v1.0/", "/pozos/api/v1.0/students/", "/pozos/api/v1.0/students/a/b", "/pozos/api/v1.0/other"] {
+        let response = call(addr, "GET", path);
+        assert_eq!(response.status, 404, "{path}");
+        assert!(response.json()["error"].is_string());
+    }
+}
+
+#[test]
+fn a_store_that_cannot_be_written_still_serves_reads() {
+    // Its directory does not exist: the sample is served and writes fail cleanly.
+    let dir = TempDir::new("students-no-dir");
+    let missing = dir.0.join("absent/student_age.json");
+    let server = start(&missing, &[]);
+    let addr = server.addr();
+    let before = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).text();
+    let refused = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
+    assert_eq!(refused.status, 503);
+    assert!(refused.json()["error"].as_str().unwrap().starts_with("student store directory is missing"));
+    assert_eq!(call(addr, "DELETE", &format!("{PREFIX}/students/alice")).status, 503);
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages")).text(), before);
+    assert!(!missing.exists());
+    drop(server);
+
+    // The temporary file cannot be created (a directory is in its way, which stops root too):
+    // the write is refused, the file and the answers stay as they were.
+    let dir = TempDir::new("students-blocked");
+    let store = legacy_store(&dir);
+    fs::create_dir(dir.0.join(".student_age.json.tmp")).unwrap();
+    let server = start(&store, &[]);
+    let addr = server.addr();
+    let refused = call_json(addr, "PUT", &format!("{PREFIX}/students/alice"), r#"{"age": 30}"#);
+    assert!(refused.status >= 500, "{}", refused.status);
+    assert!(refused.json()["error"].as_str().unwrap().contains("nothing was changed"));
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice")).text(), r#"{"alice": "12"}"#);
+    assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+}
+
+#[test]
+fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
+    // Real permissions: the back runs as `nobody` (setpriv) over a store owned by root, 0644 in a
+    // 0755 directory, like a read-only ConfigMap mount. Skipped where setpriv cannot switch user.
+    let dir = TempDir::new("students-read-only");
+    let store = legacy_store(&dir);
+    if !students_support::can_run_as_nobody() {
+        eprintln!("skipped: setpriv cannot run the back as uid 65534 here");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o644)).unwrap();
+    let server = students_support::start_as_nobody(&store);
+    let addr = server.addr();
+    let read = call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice"));
+    assert_eq!((read.status, read.text().as_str()), (200, r#"{"alice": "12"}"#));
+    let refused = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
+    assert_eq!(refused.status, 503);
+    assert!(refused.json()["error"].as_str().unwrap().starts_with("student store is not writable"), "{}", refused.text());
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/carol")).status, 404);
+    assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+}
+
+#[test]
+fn a_corrupt_store_stops_the_start_with_one_line() {
+    let dir = TempDir::new("students-corrupt");
+    for content in ["{\"student_ages\": {\"alice\": \"12\"", "[]", r#"{"student_ages": {"alice": "twelve"}}"#] {
+        fs::write(dir.store(), content).unwrap();
+        let (code, stdout, stderr) = run_to_exit(
+            &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENT_AGE_FILE", dir.store().to_str().unwrap())],
+            &[],
+            Duration::from_secs(10),
+        );
+        assert!(code.is_some_and(|c| c != 0), "{content}: exit {code:?}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("student store")).collect();
+        assert_eq!(lines.len(), 1, "stdout {stdout:?} stderr {stderr:?}");
+        assert!(lines[0].contains(dir.store().to_str().unwrap()) && lines[0].contains("is corrupt"), "{stderr}");
+        assert_eq!(fs::read_to_string(dir.store()).unwrap(), content, "never replaced");
+    }
+}
