@@ -13,6 +13,9 @@ class Run:
     load: Load
     cpu_us: float  # server CPU (utime+stime over its process tree) per request served
 
+    def get(self, attr):
+        return self.cpu_us if attr == "cpu_us" else getattr(self.load, attr)
+
 
 class Results:
     def __init__(self):
@@ -23,22 +26,24 @@ class Results:
         self.notes = []  # what was skipped or failed, and why
 
     def median(self, server, route, connections, attr):
-        runs = self.runs.get((server, route, connections))
-        if not runs:
-            return None
-        return statistics.median(r.cpu_us if attr == "cpu_us" else getattr(r.load, attr)
-                                 for r in runs)
+        """Median over the rounds of one figure (a Load field or cpu_us), None if not measured."""
+        return _median([run.get(attr) for run in self.runs.get((server, route, connections), [])])
+
+
+def _median(values, scale=1):
+    return statistics.median(values) / scale if values else None
 
 
 def _num(x, unit=""):
+    """About 3 significant digits: 172,345 / 52.1 / 4.24 / 0.352."""
     if x is None:
         return "n/a"
-    text = f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.3f}" if x < 1 else f"{x:.2f}"
-    return text + unit
+    digits = 0 if x >= 100 else 1 if x >= 10 else 2 if x >= 1 else 3
+    return f"{x:,.{digits}f}{unit}"
 
 
 def _mib(kib_values):
-    return f"{statistics.median(kib_values) / MIB:.2f} MiB" if kib_values else "n/a"
+    return _num(_median(kib_values, MIB), " MiB")
 
 
 def _table(header, rows):
@@ -54,10 +59,10 @@ def load_table(res, servers):
             if r != route:
                 continue
             rps = [run.load.rps for run in runs]
-            spread = (max(rps) - min(rps)) / statistics.median(rps) if len(rps) > 1 else None
+            half_range = (max(rps) - min(rps)) / 2 / _median(rps) if len(rps) > 1 else None
             rows.append([route, f"{name} `{servers[name].routes[route]}`", conns,
-                         _num(statistics.median(rps)),
-                         f"±{spread * 50:.0f}%" if spread is not None else "–",
+                         _num(_median(rps)),
+                         f"±{half_range:.0%}" if half_range is not None else "–",
                          _num(res.median(name, route, conns, "p50_ms"), " ms"),
                          _num(res.median(name, route, conns, "p99_ms"), " ms"),
                          sum(run.load.errors for run in runs),
@@ -68,14 +73,14 @@ def load_table(res, servers):
 
 def _binary(size_static):
     size, static = size_static
-    return f"{size / MIB / MIB:.2f} MiB ({'static' if static else 'dynamic'})"
+    return _num(size / MIB / MIB, f" MiB ({'static' if static else 'dynamic'})")
 
 
 def process_table(res, servers, binaries):
     rows = []
     for name, server in servers.items():
         cold = res.cold_ms.get(name)
-        cold_text = (f"{_num(statistics.median(cold), ' ms')} "
+        cold_text = (f"{_num(_median(cold), ' ms')} "
                      f"({_num(min(cold))}–{_num(max(cold))}, n={len(cold)})") if cold else "n/a"
         rows.append([name, cold_text, _mib(res.idle_kib.get(name)), _mib(res.peak_kib.get(name)),
                      _binary(binaries[name]) if name in binaries else "n/a", server.access_log])
@@ -83,47 +88,46 @@ def process_table(res, servers, binaries):
                    "binary (stripped)", "access log"], rows)
 
 
+def _check(label, value, op, limit, unit):
+    """One target row: label, measured, goal, PASS/MISS (n/a when this run did not measure it)."""
+    goal = f"{op} {limit}{unit}"
+    if value is None:
+        return [label, "n/a", goal, "n/a"]
+    ok = value >= limit if op == "≥" else value <= limit
+    measured = f"{value:,.2f}×" if unit == "×" else _num(value, unit)
+    return [label, measured, goal, "PASS" if ok else "MISS"]
+
+
 def targets(res, back, peak_conns, binaries):
-    """(target, measured, goal, PASS/MISS) for one back against the peers measured in this run."""
-    def m(server, route, conns, attr):
-        return res.median(server, route, conns, attr)
+    """The targets for one back, against the peers measured in this same run."""
+    def mine(route, conns, attr):
+        return res.median(back, route, conns, attr)
 
-    def ratio(num, den):
-        return num / den if num is not None and den else None
+    def vs(peer, route, conns, attr):
+        a, b = mine(route, conns, attr), res.median(peer, route, conns, attr)
+        return a / b if a is not None and b else None
 
-    checks = []  # [target, measured, goal, PASS/MISS/n/a]
-
-    def check(label, value, goal, passed, fmt):
-        checks.append([label, "n/a" if value is None else fmt(value), goal,
-                       "n/a" if value is None else ("PASS" if passed(value) else "MISS")])
-
-    times = lambda x: f"{x:,.2f}×"  # noqa: E731
-    for route, factor in (("story", 100), ("students", 50)):
-        check(f"{route} req/s vs Flask's server @64", ratio(
-            m(back, route, 64, "rps"), m("flask", route, 64, "rps")), f"≥ {factor}×",
-            lambda v, f=factor: v >= f, times)
-    for conns in (64, peak_conns):
-        check(f"story req/s vs nginx (1 worker) @{conns}",
-              ratio(m(back, "story", conns, "rps"), m("nginx", "story", conns, "rps")),
-              "≥ 1.0×", lambda v: v >= 1.0, times)
-        check(f"story CPU/req vs nginx (both logging) @{conns}",
-              ratio(m(back, "story", conns, "cpu_us"), m("nginx", "story", conns, "cpu_us")),
-              "≤ 1.0×", lambda v: v <= 1.0, times)
-    ms = lambda x: f"{x:.3f} ms"  # noqa: E731
-    check("story p99 @64", m(back, "story", 64, "p99_ms"), "≤ 1 ms", lambda v: v <= 1.0, ms)
-    check("students p99 @64", m(back, "students", 64, "p99_ms"), "≤ 1.5 ms",
-          lambda v: v <= 1.5, ms)
-    cold = res.cold_ms.get(back)
-    check("cold start, median", statistics.median(cold) if cold else None, "≤ 5 ms",
-          lambda v: v <= 5.0, ms)
-    mib = lambda x: f"{x:.2f} MiB"  # noqa: E731
-    idle, peak = res.idle_kib.get(back), res.peak_kib.get(back)
-    check("idle RSS", statistics.median(idle) / MIB if idle else None, "≤ 2 MiB",
-          lambda v: v <= 2.0, mib)
-    check(f"peak RSS after @{peak_conns}", statistics.median(peak) / MIB if peak else None,
-          "≤ 8 MiB", lambda v: v <= 8.0, mib)
     size, static = binaries.get(back, (None, None))
-    check("binary, stripped" + ("" if static is None else " (static)" if static else
-                                " (dynamic: glibc build)"),
-          size / MIB / MIB if size else None, "≤ 2 MiB", lambda v: v <= 2.0, mib)
-    return _table(["target", "measured", "goal", "result"], checks)
+    linkage = "" if static is None else " (static)" if static else " (dynamic: glibc build)"
+    rows = [
+        _check("story req/s vs Flask's server @64", vs("flask", "story", 64, "rps"), "≥", 100, "×"),
+        _check("students req/s vs Flask's server @64", vs("flask", "students", 64, "rps"),
+               "≥", 50, "×"),
+    ]
+    for conns in (64, peak_conns):
+        rows += [
+            _check(f"story req/s vs nginx (1 worker) @{conns}", vs("nginx", "story", conns, "rps"),
+                   "≥", 1.0, "×"),
+            _check(f"story CPU/req vs nginx (both logging) @{conns}",
+                   vs("nginx", "story", conns, "cpu_us"), "≤", 1.0, "×"),
+        ]
+    rows += [
+        _check("story p99 @64", mine("story", 64, "p99_ms"), "≤", 1, " ms"),
+        _check("students p99 @64", mine("students", 64, "p99_ms"), "≤", 1.5, " ms"),
+        _check("cold start, median", _median(res.cold_ms.get(back)), "≤", 5, " ms"),
+        _check("idle RSS", _median(res.idle_kib.get(back), MIB), "≤", 2, " MiB"),
+        _check(f"peak RSS after @{peak_conns}", _median(res.peak_kib.get(back), MIB),
+               "≤", 8, " MiB"),
+        _check("binary, stripped" + linkage, size / MIB / MIB if size else None, "≤", 2, " MiB"),
+    ]
+    return _table(["target", "measured", "goal", "result"], rows)
