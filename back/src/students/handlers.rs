@@ -150,3 +150,44 @@ fn write_failed(error: WriteError, name: &str) -> Response {
         WriteError::Aborted => http::error(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn status_of(kind: ErrorKind) -> (u16, String) {
+        let response = write_failed(WriteError::Io(Arc::new(io::Error::from(kind))), "x");
+        let status = response.status().as_u16();
+        let body = response.into_body();
+        let bytes = body_text(body);
+        (status, bytes)
+    }
+
+    /// The bytes of a `Full` body, without a runtime.
+    fn body_text(body: Full<Bytes>) -> String {
+        use hyper::body::Body as _;
+        let mut body = std::pin::pin!(body);
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        match body.as_mut().poll_frame(&mut context) {
+            std::task::Poll::Ready(Some(Ok(frame))) => String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn store_failures_map_to_clear_5xx_answers() {
+        let (status, body) = status_of(ErrorKind::ReadOnlyFilesystem);
+        assert_eq!(status, 503);
+        assert!(body.starts_with(r#"{"error":"student store is read-only: "#), "{body}");
+        assert!(body.contains("nothing was changed"));
+        assert_eq!(status_of(ErrorKind::PermissionDenied).0, 503);
+        assert_eq!(status_of(ErrorKind::StorageFull).0, 507);
+        assert_eq!(status_of(ErrorKind::QuotaExceeded).0, 507);
+        assert_eq!(status_of(ErrorKind::NotFound).0, 503);
+        assert_eq!(status_of(ErrorKind::Other).0, 500);
+        assert_eq!(write_failed(WriteError::Exists, "a").status(), StatusCode::CONFLICT);
+        assert_eq!(write_failed(WriteError::Missing, "a").status(), StatusCode::NOT_FOUND);
+    }
+}

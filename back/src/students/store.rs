@@ -12,13 +12,13 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex};
 
 use super::validate;
 
@@ -53,6 +53,15 @@ impl Students {
 
     pub fn iter(&self) -> impl Iterator<Item = &Student> {
         self.entries.iter()
+    }
+
+    /// Applies one change, or says why it cannot be (and changes nothing).
+    fn apply(&mut self, change: Change) -> Result<(), WriteError> {
+        match change {
+            Change::Create { name, age } => self.insert(Student::new(name, age)).then_some(()).ok_or(WriteError::Exists),
+            Change::Update { name, age } => self.replace(Student::new(name, age)).then_some(()).ok_or(WriteError::Missing),
+            Change::Delete { name } => self.remove(&name).then_some(()).ok_or(WriteError::Missing),
+        }
     }
 
     /// Adds `student` at the end; false (and no change) when the name is taken.
@@ -160,25 +169,29 @@ pub enum Change {
 }
 
 /// Why a write was not done.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum WriteError {
     /// Create of a name that exists.
     Exists,
     /// Update or delete of a name that does not exist.
     Missing,
     /// The file could not be replaced; nothing changed.
-    Io(io::Error),
+    Io(Arc<io::Error>),
     /// The file was replaced (and the memory follows it) but the directory could not be synced,
     /// so the change may not survive a power loss.
-    NotDurable(io::Error),
+    NotDurable(Arc<io::Error>),
     /// The write task was lost (the runtime is shutting down).
     Aborted,
 }
 
+type Reply = oneshot::Sender<Result<(), WriteError>>;
+
 pub struct Store {
     path: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
-    writer: Arc<Mutex<()>>,
+    /// Changes waiting for the next group commit, each with where to send its outcome.
+    queue: StdMutex<Vec<(Change, Reply)>>,
+    writer: Mutex<()>,
     /// True when the file did not exist at start and the embedded sample is served.
     serves_sample: bool,
 }
@@ -204,7 +217,8 @@ impl Store {
         Ok(Store {
             path: path.to_owned(),
             snapshot: RwLock::new(Arc::new(Snapshot::new(students))),
-            writer: Arc::new(Mutex::new(())),
+            queue: StdMutex::new(Vec::new()),
+            writer: Mutex::new(()),
             serves_sample,
         })
     }
@@ -221,32 +235,54 @@ impl Store {
         Arc::clone(&self.snapshot.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Applies `change` durably.
+    /// Applies `change` durably: `Ok` once the file holding it is committed.
     ///
-    /// The file write and the snapshot swap run to completion on a blocking thread holding the
-    /// writer lock, even if the request that asked for them goes away meanwhile: the memory
-    /// therefore always follows the file.
+    /// Concurrent writes are committed in groups: each write queues its change, then waits for
+    /// the writer lock; the first to get it commits every queued change with one file write
+    /// (one fsync pair for many clients), answers them all, and releases the lock. The work runs
+    /// in its own task, so a queued change is committed or refused even if its request goes away,
+    /// and the memory always follows the file.
     pub async fn apply(self: &Arc<Self>, change: Change) -> Result<(), WriteError> {
-        let guard = Arc::clone(&self.writer).lock_owned().await;
-        let mut students = self.snapshot().students.clone();
-        match change {
-            Change::Create { name, age } => students.insert(Student::new(name, age)).then_some(()).ok_or(WriteError::Exists)?,
-            Change::Update { name, age } => students.replace(Student::new(name, age)).then_some(()).ok_or(WriteError::Missing)?,
-            Change::Delete { name } => students.remove(&name).then_some(()).ok_or(WriteError::Missing)?,
-        }
-        let content = file_json(&students);
-        let next = Arc::new(Snapshot::new(students));
         let store = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let _serialised = guard;
-            let commit = replace_file(&store.path, content.as_bytes());
-            if commit.renamed {
-                *store.snapshot.write().unwrap_or_else(PoisonError::into_inner) = next;
+        tokio::spawn(store.queue_and_commit(change)).await.unwrap_or(Err(WriteError::Aborted))
+    }
+
+    async fn queue_and_commit(self: Arc<Self>, change: Change) -> Result<(), WriteError> {
+        let (reply, mut answer) = oneshot::channel();
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push((change, reply));
+        let _writer = self.writer.lock().await;
+        if let Ok(result) = answer.try_recv() {
+            return result; // committed by an earlier group
+        }
+        let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut students = self.snapshot().students.clone();
+        let mut waiting = Vec::with_capacity(batch.len());
+        for (change, reply) in batch {
+            match students.apply(change) {
+                Ok(()) => waiting.push(reply),
+                Err(refused) => {
+                    let _ = reply.send(Err(refused));
+                }
             }
-            commit.outcome
-        })
-        .await
-        .map_err(|_| WriteError::Aborted)?
+        }
+        if !waiting.is_empty() {
+            let content = file_json(&students);
+            let next = Arc::new(Snapshot::new(students));
+            let store = Arc::clone(&self);
+            let outcome = tokio::task::spawn_blocking(move || {
+                let commit = replace_file(&store.path, content.as_bytes());
+                if commit.renamed {
+                    *store.snapshot.write().unwrap_or_else(PoisonError::into_inner) = next;
+                }
+                commit.outcome
+            })
+            .await
+            .unwrap_or(Err(WriteError::Aborted));
+            for reply in waiting {
+                let _ = reply.send(outcome.clone());
+            }
+        }
+        answer.try_recv().unwrap_or(Err(WriteError::Aborted))
     }
 }
 
@@ -273,9 +309,9 @@ fn replace_file(path: &Path, content: &[u8]) -> Commit {
     if let Err(e) = written {
         // Best effort: the directory may be the very thing that is missing or read-only.
         let _ = fs::remove_file(&temp);
-        return Commit { renamed: false, outcome: Err(WriteError::Io(e)) };
+        return Commit { renamed: false, outcome: Err(WriteError::Io(Arc::new(e))) };
     }
-    let outcome = File::open(dir).and_then(|d| d.sync_all()).map_err(WriteError::NotDurable);
+    let outcome = File::open(dir).and_then(|d| d.sync_all()).map_err(|e| WriteError::NotDurable(Arc::new(e)));
     Commit { renamed: true, outcome }
 }
 
@@ -448,6 +484,35 @@ mod tests {
         let reopened = Store::open(&path).unwrap();
         assert_eq!(&reopened.snapshot().legacy_list[..], &store.snapshot().legacy_list[..]);
         assert_eq!(&reopened.snapshot().list[..], &store.snapshot().list[..]);
+    }
+
+    #[test]
+    fn concurrent_writes_are_committed_in_groups_in_order() {
+        let dir = TempDir::new();
+        let path = dir.0.join("student_age.json");
+        let store = Arc::new(Store::open(&path).unwrap());
+        let results = runtime().block_on(async {
+            // 60 creates of 20 names (each name three times) and a delete of bob, all at once.
+            let mut tasks: Vec<_> = (0..60)
+                .map(|i| {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.apply(Change::Create { name: format!("s{}", i % 20), age: 1 }).await })
+                })
+                .collect();
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move { store.apply(Change::Delete { name: "bob".into() }).await }));
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 21);
+        assert_eq!(results.iter().filter(|r| matches!(r, Err(WriteError::Exists))).count(), 40);
+        let on_disk = Store::open(&path).unwrap();
+        assert_eq!(on_disk.snapshot().students.iter().count(), 21);
+        assert!(on_disk.snapshot().students.get("bob").is_none());
+        assert_eq!(&on_disk.snapshot().list[..], &store.snapshot().list[..]);
     }
 
     #[test]
