@@ -1,0 +1,188 @@
+"""Shared fixtures of the containers stage: the docker and compose CLIs, free loopback ports,
+a small HTTP client, and the compose stack the end-to-end tests run against.
+
+The images are built beforehand by tests/containers/build_images.sh (scripts/stages/containers.sh
+runs it), under the names compose.yaml uses; the tests never build, they only run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_TAG = os.environ.get("IMAGE_TAG", "local")
+BACK_IMAGE = f"racontemoi-back:{IMAGE_TAG}"
+FRONT_IMAGE = f"racontemoi-front:{IMAGE_TAG}"
+# Everything a run creates carries this name, so scripts/stages/containers.sh can clean up after
+# a crash, and two runs on one engine never touch each other's containers or volumes.
+PROJECT = os.environ.get("CONTAINERS_TEST_PROJECT", f"racontemoi-test-{os.getpid()}")
+STUDENTS_PREFIX = "/supmit/api/v1.0"
+DEFAULT_CREDENTIALS = ("root", "root")
+
+
+def docker_bin() -> str:
+    if os.environ.get("DOCKER"):
+        return os.environ["DOCKER"]
+    return "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker") or "docker"
+
+
+def compose_bin() -> str:
+    venv_compose = REPO / ".cache/venv-containers/bin/docker-compose"
+    return os.environ.get("COMPOSE", str(venv_compose))
+
+
+def run(args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
+        timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def docker(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return run([docker_bin(), *args], check=check, timeout=timeout)
+
+
+def inspect(obj: str) -> dict:
+    return json.loads(docker("inspect", obj).stdout)[0]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, *, body: object | None = None,
+         auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
+         timeout: float = 10) -> Response:
+    """One HTTP request; answers of every status come back as a Response (no exception)."""
+    assert url.startswith("http://127.0.0.1:"), "tests only talk to 127.0.0.1"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return Response(answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def wait_healthy(container: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    status = "unknown"
+    while time.monotonic() < deadline:
+        state = inspect(container)["State"]
+        status = state.get("Health", {}).get("Status", "none")
+        if status == "healthy":
+            return
+        if not state["Running"]:
+            break
+        time.sleep(0.5)
+    logs = docker("logs", "--tail", "30", container, check=False)
+    raise AssertionError(f"{container} not healthy (last status {status}):\n{logs.stdout}{logs.stderr}")
+
+
+@dataclass
+class Stack:
+    """The compose project under test, with the settings it was started with."""
+
+    back_port: int
+    front_port: int
+    files: list[str] = field(default_factory=lambda: ["compose.yaml"])
+
+    @property
+    def back(self) -> str:
+        return f"http://127.0.0.1:{self.back_port}"
+
+    @property
+    def front(self) -> str:
+        return f"http://127.0.0.1:{self.front_port}"
+
+    @property
+    def story_url(self) -> str:
+        # An absolute STORY_URL: the page then fetches stories from the back's published port.
+        return f"{self.back}/racontemoiunehistoire"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("API_USERNAME", "API_PASSWORD", "STORY_URL", "BACK_URL", "STORIES_FILE")}
+        env.update({
+            "IMAGE_TAG": IMAGE_TAG,
+            "BACK_PORT": str(self.back_port),
+            "FRONT_PORT": str(self.front_port),
+            "STORY_URL": self.story_url,
+            "CORS_ALLOW_ORIGIN": self.front,
+        })
+        return env
+
+    def compose(self, *args: str, extra_files: tuple[str, ...] = (), check: bool = True,
+                timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        files = [flag for f in (*self.files, *extra_files) for flag in ("-f", f)]
+        return run([compose_bin(), "-p", PROJECT, *files, *args], env=self.env(), check=check,
+                   timeout=timeout)
+
+    def up(self, *extra_files: str) -> None:
+        self.compose("up", "--detach", "--wait", "--no-build", extra_files=extra_files)
+
+    def container(self, service: str) -> str:
+        return self.compose("ps", "--quiet", service).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    if docker("info", check=False).returncode != 0:
+        pytest.fail("no Docker engine answers (scripts/stages/containers.sh starts one)")
+    for image in (BACK_IMAGE, FRONT_IMAGE):
+        if docker("image", "inspect", image, check=False).returncode != 0:
+            pytest.fail(f"{image} is missing: run tests/containers/build_images.sh first")
+
+
+@pytest.fixture(scope="module")
+def stack(engine) -> Stack:
+    """The stack, up and healthy, removed with its volumes when the module ends."""
+    stack = Stack(back_port=free_port(), front_port=free_port())
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item (rep_setup, rep_call...), for fixtures to read."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
