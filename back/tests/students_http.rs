@@ -356,3 +356,32 @@ fn a_corrupt_store_stops_the_start_with_one_line() {
         assert_eq!(fs::read_to_string(dir.store()).unwrap(), content, "never replaced");
     }
 }
+
+#[test]
+fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
+    let dir = TempDir::new("students-openapi");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let document = get(addr, "/openapi.json");
+    assert_eq!(document.status, 200);
+    let paths = document.json()["paths"].as_object().cloned().expect("paths");
+    for route in ["/get_student_ages", "/get_student_ages/{name}", "/students", "/students/{name}"] {
+        assert!(paths.contains_key(&format!("{PREFIX}{route}")), "{route} is not documented");
+    }
+    for (path, item) in &paths {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .expect("path item")
+            .keys()
+            .filter(|k| *k != "parameters")
+            .map(|k| k.to_ascii_uppercase())
+            .collect();
+        documented.sort();
+        let concrete = path.replace("{name}", "alice");
+        let options = send(addr, "OPTIONS", &concrete, &[], b"");
+        let mut allowed: Vec<String> =
+            options.header("allow").unwrap_or_default().split(',').map(|m| m.trim().to_owned()).collect();
+        allowed.sort();
+        assert_eq!(documented, allowed, "{path}");
+    }
+}
