@@ -43,7 +43,9 @@ def tool(name: str) -> str:
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    # checkov's kustomize framework calls kubectl itself: it must find ours.
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc

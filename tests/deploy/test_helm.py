@@ -15,6 +15,11 @@ def test_helm_lint_strict(values):
     assert "0 chart(s) failed" in out
 
 
+def test_helm_lint_strict_with_the_argocd_values(argocd_values_file):
+    out = run(tool("helm"), "lint", "--strict", str(CHART), "--values", str(argocd_values_file)).stdout
+    assert "0 chart(s) failed" in out
+
+
 def test_chart_metadata():
     import yaml
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())

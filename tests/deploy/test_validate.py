@@ -19,6 +19,17 @@ def test_kubernetes_validate_strict(target, renders, rendered, tmp_path):
     assert proc.stdout.count(" passed for resource ") == len(docs)
 
 
+def test_kubernetes_validate_argocd_secret(argocd_docs, tmp_path):
+    """The repository Secret is a core object: validated like the rest (the CRDs: test_argocd.py)."""
+    docs = [d for d in argocd_docs if d["kind"] not in CRD_KINDS]
+    assert [d["kind"] for d in docs] == ["Secret"]
+    path = tmp_path / "argocd.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    proc = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBE_VERSION, str(path),
+               check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_strict_validation_catches_a_misspelt_field(rendered, tmp_path):
     """The check above has teeth: an unknown field fails it."""
     docs = [d for d in rendered["default"] if d["kind"] == "Deployment"][:1]
