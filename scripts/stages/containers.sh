@@ -29,6 +29,6 @@ trap cleanup EXIT
 engine_up
 tests/containers/build_images.sh
 status=0
-"$venv/bin/pytest" tests/containers -v -rfE -o cache_dir=.cache/pytest-containers || status=$?
+"$venv/bin/pytest" tests/containers -v -rfEP -o cache_dir=.cache/pytest-containers || status=$?
 echo "containers stage: ${SECONDS}s wall time"
 exit "$status"

@@ -60,6 +60,13 @@ def inspect(obj: str) -> dict:
     return json.loads(docker("inspect", obj).stdout)[0]
 
 
+def process_status(container: str) -> dict[str, str]:
+    """/proc/<pid>/status of the container's main process, seen from the host."""
+    pid = inspect(container)["State"]["Pid"]
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        return dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from conftest import DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, http, wait_healthy
+from conftest import (DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, http, inspect, process_status,
+                      wait_healthy)
 
 STUDENT = f"persist-{uuid.uuid4().hex[:8]}"
 
@@ -25,6 +26,19 @@ def assert_student_kept(stack) -> None:
 def test_both_services_are_healthy(stack):
     for service in ("back", "front"):
         wait_healthy(stack.container(service), timeout=5)
+
+
+@pytest.mark.parametrize("service, uid", [("back", "65532"), ("front", "101")])
+def test_containers_run_hardened(stack, service, uid):
+    container = stack.container(service)
+    host = inspect(container)["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert {b["HostIp"] for bindings in host["PortBindings"].values() for b in bindings} == {"127.0.0.1"}
+    status = process_status(container)
+    assert status["Uid"].split() == [uid] * 4
+    assert int(status["CapEff"], 16) == 0
 
 
 def test_front_serves_the_page(stack):
