@@ -5,7 +5,7 @@
 //! - `Server::start(&[("VAR", "value")])` spawns the binary with a clean environment plus
 //!   `HOST=127.0.0.1 PORT=0` (the given variables win), waits for its `listening on` line and
 //!   kills it on drop. `server.addr()`, `server.pid()`, `server.stdout()`, `server.terminate()`,
-//!   `server.wait(timeout)`.
+//!   `server.wait(timeout)`. `Server::start_with_fd_limit(&[..], n)` runs it under `ulimit -n n`.
 //! - `run_to_exit(&[..], &[args], timeout)` runs the binary to completion: `(code, stdout, stderr)`.
 //! - `send(addr, method, path, headers, body) -> HttpResponse`, `get(addr, path)`.
 #![allow(dead_code)]
@@ -40,9 +40,22 @@ impl Server {
         }
     }
 
+    /// Like `start`, with at most `max_open_files` file descriptors (`ulimit -n`).
+    pub fn start_with_fd_limit(env: &[(&str, &str)], max_open_files: u32) -> Server {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("ulimit -n {max_open_files} && exec \"$0\"")).arg(BIN);
+        match Server::spawn(with_env(command, env)) {
+            Ok(server) => server,
+            Err(message) => panic!("back did not start: {message}"),
+        }
+    }
+
     /// Like `start`, but returns the process output as an error instead of panicking.
     pub fn try_start(env: &[(&str, &str)]) -> Result<Server, String> {
-        let mut command = command(env);
+        Server::spawn(command(env))
+    }
+
+    fn spawn(mut command: Command) -> Result<Server, String> {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|e| format!("cannot spawn {BIN}: {e}"))?;
         let stdout_pipe = child.stdout.take().ok_or("no stdout pipe")?;
@@ -118,9 +131,19 @@ impl Server {
 
     /// Waits until a stdout line contains `needle`, up to `timeout`.
     pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for_line(needle, timeout, false)
+    }
+
+    /// Waits until a stdout or stderr line contains `needle`, up to `timeout`.
+    pub fn wait_for_stdout_or_stderr(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for_line(needle, timeout, true)
+    }
+
+    fn wait_for_line(&self, needle: &str, timeout: Duration, stderr_too: bool) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.stdout().iter().any(|line| line.contains(needle)) {
+            let found = |lines: Vec<String>| lines.iter().any(|line| line.contains(needle));
+            if found(self.stdout()) || (stderr_too && found(self.stderr())) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -138,7 +161,10 @@ impl Drop for Server {
 
 /// The binary with a clean environment, `HOST=127.0.0.1 PORT=0`, then `env`.
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(BIN);
+    with_env(Command::new(BIN), env)
+}
+
+fn with_env(mut command: Command, env: &[(&str, &str)]) -> Command {
     command.env_clear().env("HOST", "127.0.0.1").env("PORT", "0");
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
