@@ -60,9 +60,13 @@ def fixture(tmp, args):
 
 def server_list(args, fx, notes):
     backs = [b.split("=", 1) for b in args.back or [f"back={ROOT / 'target/release/back'}"]]
-    candidates = [servers.back(name, Path(path), fx) for name, path in backs]
+    candidates = [servers.back(name, Path(path).resolve(), fx) for name, path in backs]
     candidates += [servers.nginx(fx), servers.flask(fx), servers.gunicorn(fx)]
     wanted = set(args.only.split(",")) if args.only else None
+    unknown = (wanted or set()) - {s.name for s in candidates}
+    if unknown:
+        sys.exit(f"bench: unknown server(s) {', '.join(sorted(unknown))}; "
+                 f"known: {', '.join(s.name for s in candidates)}")
     chosen = []
     for s in candidates:
         if wanted is not None and s.name not in wanted:

@@ -130,4 +130,7 @@ def targets(res, back, peak_conns, binaries):
                "≤", 8, " MiB"),
         _check("binary, stripped" + linkage, size / MIB / MIB if size else None, "≤", 2, " MiB"),
     ]
-    return _table(["target", "measured", "goal", "result"], rows)
+    measured = [row for row in rows if row[1] != "n/a"]
+    missing = [row[0] for row in rows if row[1] == "n/a"]
+    text = _table(["target", "measured", "goal", "result"], measured)
+    return text + (f"\n\nNot measured in this run: {'; '.join(missing)}." if missing else "")
