@@ -46,6 +46,7 @@ def parse_args():
     args = p.parse_args()
     if args.quick:
         args.rounds, args.duration, args.coldstarts = 1, 3, 5
+    args.coldstarts_per_round = math.ceil(args.coldstarts / args.rounds)
     args.connections = [int(c) for c in args.connections.split(",")]
     args.routes = args.routes.split(",")
     return args
@@ -96,11 +97,11 @@ def load_route(running, route, path, args, res):
             res.peak_kib[name].append(procstat.memory_kib(pid, "VmHWM"))
 
 
-def measure(server, args, res, poller, runs, log_dir):
+def measure(server, args, res, poller, log_dir):
     """One server's turn in a round: cold starts, then start it once for memory and load."""
     name = server.name
-    if runs:
-        res.cold_ms[name] += coldstart.measure(poller, server, runs)
+    if args.coldstarts_per_round:
+        res.cold_ms[name] += coldstart.measure(poller, server, args.coldstarts_per_round)
     running = servers.Running(server, log_dir)
     try:
         time.sleep(0.5)  # let gunicorn's second worker settle
@@ -116,14 +117,31 @@ def measure(server, args, res, poller, runs, log_dir):
 
 
 def header(args):
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+    cpu = next((line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "?")
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
-    return (f"## racontemoi benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n\n"
-            f"`bench/run.sh {' '.join(sys.argv[1:])}` · {os.cpu_count()} cores ({cpu}), Linux "
-            f"{platform.release()} · wrk {wrk_version} `-t1 -c<conns> -d{args.duration}s --latency` "
-            f"· {args.rounds} round(s) · load average at start "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n\n> {CAVEAT}\n")
+    wrk_version = subprocess.run(["wrk", "-v"], check=False, capture_output=True,
+                                 text=True).stdout.split()[1]
+    now = datetime.datetime.now(datetime.UTC)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"## racontemoi benchmark, {now:%Y-%m-%d %H:%M} UTC\n\n"
+            f"`bench/run.sh {' '.join(sys.argv[1:])}` · {os.cpu_count()} cores ({cpu}), "
+            f"Linux {platform.release()} · wrk {wrk_version} "
+            f"`-t1 -c<conns> -d{args.duration}s --latency` · {args.rounds} round(s) · "
+            f"load average at start {load}\n\n> {CAVEAT}\n")
+
+
+def run_rounds(chosen, args, res, tmp, started):
+    """Every server in turn, the order reversed every other round (A B, B A, ...)."""
+    poller = coldstart.build(CACHE)
+    for r in range(args.rounds):
+        for server in chosen if r % 2 == 0 else reversed(chosen):
+            print(f"[round {r + 1}/{args.rounds}] {server.name} "
+                  f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+            try:
+                measure(server, args, res, poller, tmp)
+            except (RuntimeError, subprocess.SubprocessError) as e:
+                res.notes.append(f"{server.name} round {r + 1}: {e}")
 
 
 def main():
@@ -132,20 +150,10 @@ def main():
     res = report.Results()
     started = time.monotonic()
     title = header(args)
-    with tempfile.TemporaryDirectory(prefix="racontemoi-bench-") as tmp:
-        tmp = Path(tmp)
-        fx = fixture(tmp, args)
-        chosen = server_list(args, fx, res.notes)
-        poller = coldstart.build(CACHE)
-        per_round = math.ceil(args.coldstarts / args.rounds)
-        for r in range(args.rounds):
-            for server in chosen if r % 2 == 0 else reversed(chosen):
-                print(f"[round {r + 1}/{args.rounds}] {server.name} "
-                      f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
-                try:
-                    measure(server, args, res, poller, per_round, tmp)
-                except (RuntimeError, subprocess.SubprocessError) as e:
-                    res.notes.append(f"{server.name} round {r + 1}: {e}")
+    with tempfile.TemporaryDirectory(prefix="racontemoi-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        chosen = server_list(args, fixture(tmp, args), res.notes)
+        run_rounds(chosen, args, res, tmp, started)
         binaries = {s.name: (servers.stripped_size(s.binary, tmp), servers.is_static(s.binary))
                     for s in chosen if s.binary}
     by_name = {s.name: s for s in chosen}

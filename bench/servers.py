@@ -1,4 +1,4 @@
-"""The servers under test (the back and its peers): how each is started, stopped and what it serves."""
+"""The servers under test (the back and its peers): how each starts, stops, and what it serves."""
 import os
 import shutil
 import signal
@@ -107,7 +107,8 @@ class Running:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def status(self, path, headers=()):
-        request = urllib.request.Request(self.url(path), headers=dict(h.split(": ", 1) for h in headers))
+        fields = dict(h.split(": ", 1) for h in headers)
+        request = urllib.request.Request(self.url(path), headers=fields)
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
                 return response.status
