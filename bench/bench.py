@@ -106,6 +106,7 @@ def measure(server, args, res, poller, log_dir):
     try:
         time.sleep(0.5)  # let gunicorn's second worker settle
         res.idle_kib[name].append(procstat.memory_kib(running.proc.pid, "VmRSS"))
+        res.idle_anon_kib[name].append(procstat.memory_kib(running.proc.pid, "RssAnon"))
         for route, path in server.routes.items():
             if route in args.routes:
                 try:

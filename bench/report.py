@@ -22,6 +22,7 @@ class Results:
         self.runs = defaultdict(list)  # (server, route, connections) -> [Run per round]
         self.cold_ms = defaultdict(list)  # server -> [ms]
         self.idle_kib = defaultdict(list)  # server -> [KiB per round]
+        self.idle_anon_kib = defaultdict(list)  # the part of it not backed by files (heap, stacks)
         self.peak_kib = defaultdict(list)
         self.notes = []  # what was skipped or failed, and why
 
@@ -82,10 +83,11 @@ def process_table(res, servers, binaries):
         cold = res.cold_ms.get(name)
         cold_text = (f"{_num(_median(cold), ' ms')} "
                      f"({_num(min(cold))}–{_num(max(cold))}, n={len(cold)})") if cold else "n/a"
-        rows.append([name, cold_text, _mib(res.idle_kib.get(name)), _mib(res.peak_kib.get(name)),
+        idle = f"{_mib(res.idle_kib.get(name))} ({_mib(res.idle_anon_kib.get(name))} anon)"
+        rows.append([name, cold_text, idle, _mib(res.peak_kib.get(name)),
                      _binary(binaries[name]) if name in binaries else "n/a", server.access_log])
-    return _table(["server", "cold start median (min–max)", "idle RSS", "peak RSS (VmHWM)",
-                   "binary (stripped)", "access log"], rows)
+    return _table(["server", "cold start median (min–max)", "idle RSS (of it anon)",
+                   "peak RSS (VmHWM)", "binary (stripped)", "access log"], rows)
 
 
 def _check(label, value, op, limit, unit):
