@@ -86,7 +86,10 @@ def cross_origin_stack(workdir) -> Stack:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # The machine is shared with builds: give assertions on the page more than the default 5 s.
+    expect.set_options(timeout=10000)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

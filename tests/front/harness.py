@@ -4,7 +4,9 @@ with the front's real nginx.conf and template, rendered by the front's real entr
 
 The only differences from the image: the html root is a copy of front/html in a temporary
 directory, every /tmp location of the image lives in that directory, and nginx listens on a free
-127.0.0.1 port."""
+127.0.0.1 port. Like the image (uid 101), the steps and nginx run unprivileged: as `nobody` when
+the tests run as root, with only that directory writable, so that nginx writing anywhere else
+fails the start as it would on the image's read-only root filesystem."""
 
 from __future__ import annotations
 
@@ -28,9 +30,27 @@ STANDIN = Path(__file__).resolve().parent / "entrypoint_standin.sh"
 BACK_BINARY = Path(os.environ.get("FRONT_TEST_BACK_BINARY", REPO / "target" / "release" / "back"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"  # util-linux's, not busybox's
 API_USER = "root"
 API_PASSWORD = "root"
 STUDENTS_PREFIX = "/supmit/api/v1.0"
+
+
+UNPRIVILEGED_UID = 65534  # nobody
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """The command, run as nobody when the tests run as root (as the current user otherwise)."""
+    if os.geteuid() != 0:
+        return command
+    uid = str(UNPRIVILEGED_UID)
+    return [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *command]
+
+
+def give_to_unprivileged(path: Path) -> None:
+    if os.geteuid() == 0:
+        for item in [path, *path.rglob("*")]:
+            os.lchown(item, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
 
 
 def free_port() -> int:
@@ -182,13 +202,13 @@ class Front:
     def render(self) -> subprocess.CompletedProcess:
         """Runs the entrypoint steps; raises RenderError when they fail."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # nginx's workers run as an unprivileged user when the tests run as root.
         self.workdir.chmod(0o755)
         if not self.html_dir.exists():
             shutil.copytree(FRONT / "html", self.html_dir)
         self.nginx_conf.write_text((FRONT / "nginx.conf").read_text().replace("/tmp/", f"{self.workdir}/"))
+        give_to_unprivileged(self.workdir)
         result = subprocess.run(
-            [BUSYBOX, "sh", str(STANDIN), str(FRONT / "docker-entrypoint.d"), str(FRONT / "templates")],
+            unprivileged([BUSYBOX, "sh", str(STANDIN), str(FRONT / "docker-entrypoint.d"), str(FRONT / "templates")]),
             env=self.environment(),
             capture_output=True,
             text=True,
@@ -201,13 +221,29 @@ class Front:
     def nginx_command(self, *args: str) -> list[str]:
         return [NGINX, "-e", "stderr", "-c", str(self.nginx_conf), *args]
 
+    def _log(self, name: str):
+        """A log file for nginx's stdout and stderr. nginx reopens /dev/stdout for its access log,
+        so the file belongs to nginx's user, as runc gives a container's stdio to its user."""
+        path = self.workdir / name
+        log = open(path, "ab")
+        give_to_unprivileged(path)
+        return log
+
+    def check_config(self) -> subprocess.CompletedProcess:
+        """`nginx -t` on the rendered configuration; its output is in .stdout."""
+        with self._log("nginx-t.log") as log:
+            result = subprocess.run(
+                unprivileged(self.nginx_command("-t")), stdout=log, stderr=subprocess.STDOUT, timeout=30
+            )
+        result.stdout = (self.workdir / "nginx-t.log").read_text()
+        return result
+
     def start(self) -> "Front":
         self.render()
-        log = open(self.workdir / "nginx.log", "ab")
-        self.process = subprocess.Popen(
-            self.nginx_command("-g", "daemon off;"), stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
+        with self._log("nginx.log") as log:
+            self.process = subprocess.Popen(
+                unprivileged(self.nginx_command("-g", "daemon off;")), stdout=log, stderr=subprocess.STDOUT
+            )
         try:
             wait_http(f"{self.origin}/healthz")
         except TimeoutError:

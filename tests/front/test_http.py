@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
+from pathlib import Path
 
-from harness import API_PASSWORD, API_USER, FRONT, STUDENTS_PREFIX
+from harness import API_PASSWORD, API_USER, FRONT, STUDENTS_PREFIX, UNPRIVILEGED_UID
 
 
 def get(url, headers=None):
@@ -102,6 +104,15 @@ def test_a_clean_json_502_when_the_back_is_down(stack):
     assert status == 502
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body)["error"]
+
+
+def test_nginx_runs_unprivileged_and_writes_only_under_its_tmp(stack):
+    status_lines = Path(f"/proc/{stack.front.process.pid}/status").read_text().splitlines()
+    real_uid = int(next(line for line in status_lines if line.startswith("Uid:")).split()[1])
+    assert real_uid == (UNPRIVILEGED_UID if os.geteuid() == 0 else os.geteuid())
+    assert real_uid != 0
+    written = {path.name for path in stack.front.workdir.iterdir()}
+    assert {"nginx.pid", "client_temp", "proxy_temp", "nginx-conf.d", "racontemoi"} <= written
 
 
 class _InlineFinder(HTMLParser):

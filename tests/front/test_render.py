@@ -167,10 +167,10 @@ def test_the_rendered_configuration_passes_nginx_t(workdir):
     # nginx resolves the back's host name when it loads the config; "back" is no host here.
     front = Front(workdir / "front", env_overrides={"BACK_URL": "http://127.0.0.1:9"})
     front.render()
-    result = subprocess.run(front.nginx_command("-t"), capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stderr
-    assert "syntax is ok" in result.stderr
-    assert "[warn]" not in result.stderr and "[emerg]" not in result.stderr
+    result = front.check_config()
+    assert result.returncode == 0, result.stdout
+    assert "syntax is ok" in result.stdout and "test is successful" in result.stdout
+    assert "[warn]" not in result.stdout and "[emerg]" not in result.stdout
 
 
 def test_the_render_substitutes_only_the_template_variables(workdir):
