@@ -36,6 +36,6 @@ PY
     touch "$stamp"
 fi
 "$bin_dir/helm" version --short
-"$bin_dir/kubectl" version --client | head -n 2
+"$bin_dir/kubectl" version --client
 
 python_venv .cache/venv-deploy tests/deploy/requirements.txt

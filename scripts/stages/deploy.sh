@@ -18,6 +18,6 @@ export HELM_CACHE_HOME="$PWD/.cache/helm/cache" HELM_CONFIG_HOME="$PWD/.cache/he
     HELM_DATA_HOME="$PWD/.cache/helm/data"
 
 helm version --short
-kubectl version --client | head -n 1
+kubectl version --client
 
 exec "$venv/bin/python" -m pytest -p no:cacheprovider -ra tests/deploy "$@"
