@@ -153,3 +153,34 @@ def test_a_wrong_password_through_cors_gets_its_message(cross_origin_stack, open
     login(page, password="not-the-password")
     expect(status(page)).to_have_text("Identifiant ou mot de passe incorrect.")
     assert console.unexpected(allow_failed_requests=True) == []
+
+
+def test_non_ascii_credentials_are_sent_as_utf8(make_stack, open_page):
+    stack = make_stack(back_env={"API_USERNAME": "élève", "API_PASSWORD": "mot:dé passe✓"})
+    page, console = open_page(stack.front.origin + "/")
+    login(page, username="élève", password="mot:dé passe✓")
+    expect(page.locator("#students-table")).to_be_visible()
+    assert console.unexpected() == []
+
+
+def test_login_and_edit_with_the_keyboard_alone(stack, open_page):
+    page, console = open_page(stack.front.origin + "/")
+    for _ in range(3):  # skip link, story button, username
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "login-username"
+    page.keyboard.type(API_USER)
+    page.keyboard.press("Tab")
+    page.keyboard.type(API_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#students-table")).to_be_visible()
+    expect(page.get_by_role("button", name="Lister les étudiants")).to_be_focused()
+
+    first_edit = page.locator("#students-body button", has_text="Modifier").first
+    first_edit.focus()
+    page.keyboard.press("Enter")
+    age_input = page.locator("#students-body input.age-input")
+    expect(age_input).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(age_input).to_have_count(0)
+    expect(first_edit).to_be_focused()
+    assert console.unexpected() == []
