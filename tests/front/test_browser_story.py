@@ -40,6 +40,23 @@ def test_the_story_appears_on_click(stack, open_page, artifacts):
     assert console.unexpected() == []
 
 
+def test_a_loading_state_shows_while_the_story_is_on_its_way(stack, open_page):
+    page, console = open_page(stack.front.origin + "/")
+    held = []
+    page.route("**/racontemoiunehistoire", lambda route: held.append(route))  # held until released
+    button = page.get_by_role("button", name=STORY_BUTTON)
+    button.click()
+    expect(page.locator("#story-status")).to_have_text("Chargement de l'histoire…")
+    expect(button).to_have_attribute("aria-disabled", "true")
+    button.click(force=True)  # ignored while loading: still one request
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("#story-text")).not_to_be_empty()
+    expect(button).not_to_have_attribute("aria-disabled", "true")
+    assert len(held) == 1
+    assert console.unexpected() == []
+
+
 def test_the_story_works_with_the_keyboard_alone(stack, open_page):
     page, console = open_page(stack.front.origin + "/")
     # Tab order: skip link, then the story button.
