@@ -158,7 +158,12 @@ fn push_millis(out: &mut Vec<u8>, duration: Duration) {
     let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
     push_u64(out, micros / 1000);
     let fraction = micros % 1000;
-    out.extend_from_slice(&[b'.', b'0' + (fraction / 100) as u8, b'0' + (fraction / 10 % 10) as u8, b'0' + (fraction % 10) as u8]);
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (fraction / 100) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ]);
 }
 
 #[cfg(test)]
@@ -173,7 +178,10 @@ mod tests {
     fn text_line() {
         let mut out = Vec::new();
         write_text(&mut out, b"2026-01-31T23:59:59Z", &entry("/racontemoiunehistoire"));
-        assert_eq!(String::from_utf8(out).unwrap(), "2026-01-31T23:59:59Z GET /racontemoiunehistoire 200 87B 1.042ms\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-01-31T23:59:59Z GET /racontemoiunehistoire 200 87B 1.042ms\n"
+        );
     }
 
     #[test]

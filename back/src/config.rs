@@ -56,10 +56,7 @@ pub struct Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
     }
 }
 
@@ -127,9 +124,8 @@ fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
             .parse::<IpAddr>()
             .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))
     })?;
-    let port = env.parse("PORT", "5000", |v| {
-        v.parse::<u16>().map_err(|_| format!("{v:?} is not a port number (0-65535)"))
-    })?;
+    let port =
+        env.parse("PORT", "5000", |v| v.parse::<u16>().map_err(|_| format!("{v:?} is not a port number (0-65535)")))?;
     Ok(SocketAddr::new(host, port))
 }
 
@@ -155,16 +151,13 @@ impl Env<'_> {
     /// `NAME` or the content of the file named by `NAME_FILE` (a mounted secret), not both.
     fn secret(&self, name: &'static str, file_name: &'static str) -> Result<Option<String>, ConfigError> {
         match (self.get(name), self.get(file_name)) {
-            (Some(_), Some(_)) => Err(ConfigError {
-                variable: name,
-                message: format!("set either {name} or {file_name}, not both"),
-            }),
+            (Some(_), Some(_)) => {
+                Err(ConfigError { variable: name, message: format!("set either {name} or {file_name}, not both") })
+            }
             (Some(value), None) => Ok(Some(value)),
             (None, Some(path)) => {
-                let content = std::fs::read_to_string(&path).map_err(|e| ConfigError {
-                    variable: file_name,
-                    message: format!("cannot read {path:?}: {e}"),
-                })?;
+                let content = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError { variable: file_name, message: format!("cannot read {path:?}: {e}") })?;
                 // A secret file usually ends with one newline that is not part of the value.
                 let value = content.strip_suffix('\n').unwrap_or(&content);
                 let value = value.strip_suffix('\r').unwrap_or(value);
@@ -204,12 +197,8 @@ fn credentials(env: &Env) -> Result<Option<Credentials>, ConfigError> {
 }
 
 fn parse_cors(value: &str) -> Result<CorsOrigins, String> {
-    let origins: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(|o| o.trim_end_matches('/').to_owned())
-        .collect();
+    let origins: Vec<String> =
+        value.split(',').map(str::trim).filter(|o| !o.is_empty()).map(|o| o.trim_end_matches('/').to_owned()).collect();
     if origins.is_empty() {
         return Ok(CorsOrigins::None);
     }
@@ -349,10 +338,7 @@ mod tests {
     #[test]
     fn cors_lists() {
         let c = config(&[("CORS_ALLOW_ORIGIN", "http://localhost:8080, https://front.example/")]).unwrap();
-        assert_eq!(
-            c.cors,
-            CorsOrigins::List(vec!["http://localhost:8080".into(), "https://front.example".into()])
-        );
+        assert_eq!(c.cors, CorsOrigins::List(vec!["http://localhost:8080".into(), "https://front.example".into()]));
         assert_eq!(config(&[("CORS_ALLOW_ORIGIN", "*")]).unwrap().cors, CorsOrigins::Any);
     }
 
@@ -373,11 +359,8 @@ mod tests {
         let pass = dir.join("password");
         std::fs::write(&user, "admin\n").unwrap();
         std::fs::write(&pass, "s3cr3t \r\n").unwrap();
-        let c = config(&[
-            ("API_USERNAME_FILE", user.to_str().unwrap()),
-            ("API_PASSWORD_FILE", pass.to_str().unwrap()),
-        ])
-        .unwrap();
+        let c = config(&[("API_USERNAME_FILE", user.to_str().unwrap()), ("API_PASSWORD_FILE", pass.to_str().unwrap())])
+            .unwrap();
         assert_eq!(c.students.credentials, Some(Credentials { username: "admin".into(), password: "s3cr3t ".into() }));
         std::fs::remove_dir_all(&dir).unwrap();
     }

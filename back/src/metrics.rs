@@ -38,7 +38,8 @@ impl Route {
 }
 
 /// Status codes the back answers with; anything else is counted as `other`.
-const STATUSES: [u16; 20] = [200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 503, 504];
+const STATUSES: [u16; 20] =
+    [200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 503, 504];
 const STATUS_SLOTS: usize = STATUSES.len() + 1;
 
 /// Upper bounds of the latency buckets, in seconds and in nanoseconds.
@@ -114,7 +115,9 @@ impl Metrics {
                 }
                 let label = route.label();
                 match STATUSES.get(slot) {
-                    Some(status) => writeln!(out, "http_requests_total{{route=\"{label}\",status=\"{status}\"}} {count}"),
+                    Some(status) => {
+                        writeln!(out, "http_requests_total{{route=\"{label}\",status=\"{status}\"}} {count}")
+                    }
                     None => writeln!(out, "http_requests_total{{route=\"{label}\",status=\"other\"}} {count}"),
                 }
                 .ok();

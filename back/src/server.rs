@@ -85,7 +85,7 @@ async fn accept_until_signal(
             biased;
             signal = signals.recv() => return signal,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => serve(stream, &builder, graceful, service, timeouts),
+                Ok((stream, _peer)) => spawn_connection(stream, &builder, graceful, service, timeouts),
                 Err(error) if is_per_connection(&error) => {}
                 Err(error) => {
                     failures.report(&error);
@@ -99,7 +99,14 @@ async fn accept_until_signal(
     }
 }
 
-fn serve(stream: TcpStream, builder: &http1::Builder, graceful: &GracefulShutdown, service: &Arc<Service>, timeouts: Timeouts) {
+/// Serves one connection on its own task, watched by `graceful`.
+fn spawn_connection(
+    stream: TcpStream,
+    builder: &http1::Builder,
+    graceful: &GracefulShutdown,
+    service: &Arc<Service>,
+    timeouts: Timeouts,
+) {
     // Answers are small and written at once: do not wait for more to send.
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(ConnActivity::default());

@@ -34,16 +34,15 @@ pub struct Stories {
 impl Stories {
     /// The stories embedded at build time.
     pub fn embedded() -> Result<Self, StartupError> {
-        let file = DATA
-            .get_file(EMBEDDED_FILE)
-            .ok_or_else(|| StartupError(format!("embedded {EMBEDDED_FILE} is missing")))?;
+        let file =
+            DATA.get_file(EMBEDDED_FILE).ok_or_else(|| StartupError(format!("embedded {EMBEDDED_FILE} is missing")))?;
         Self::parse(file.contents()).map_err(|problem| StartupError(format!("embedded {EMBEDDED_FILE} {problem}")))
     }
 
     /// The stories of `STORIES_FILE`.
     pub fn from_file(path: &Path) -> Result<Self, StartupError> {
-        let content =
-            std::fs::read(path).map_err(|e| StartupError(format!("invalid STORIES_FILE: cannot read {path:?}: {e}")))?;
+        let content = std::fs::read(path)
+            .map_err(|e| StartupError(format!("invalid STORIES_FILE: cannot read {path:?}: {e}")))?;
         Self::parse(&content).map_err(|problem| StartupError(format!("invalid STORIES_FILE: {path:?} {problem}")))
     }
 
@@ -104,7 +103,8 @@ mod tests {
 
     #[test]
     fn lines_are_trimmed_and_blanks_skipped() {
-        let stories = Stories::parse("\u{feff}Il était une fois.\r\n\r\n  \n Le loup dort. \nFin\n".as_bytes()).unwrap();
+        let stories =
+            Stories::parse("\u{feff}Il était une fois.\r\n\r\n  \n Le loup dort. \nFin\n".as_bytes()).unwrap();
         assert_eq!(texts(&stories), vec!["Il était une fois.".as_bytes(), "Le loup dort.".as_bytes(), b"Fin"]);
         assert_eq!(stories.lines[0].json, Bytes::from(r#"{"histoire":"Il était une fois."}"#));
     }

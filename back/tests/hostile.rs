@@ -87,14 +87,18 @@ fn method(rng: &mut fastrand::Rng) -> Vec<u8> {
     match rng.u8(..10) {
         0 => random_bytes(rng, 0..12),
         1 => b"G\0T".to_vec(),
-        _ => pick(rng, &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT", "get", "BREW", "GETT"])
-            .as_bytes()
-            .to_vec(),
+        _ => pick(
+            rng,
+            &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT", "get", "BREW", "GETT"],
+        )
+        .as_bytes()
+        .to_vec(),
     }
 }
 
 fn path(rng: &mut fastrand::Rng) -> Vec<u8> {
-    let student = format!("{PREFIX}/students/{}", pick(rng, &["alice", "%00", "%ff%fe", "a%2Fb", "..", "%", "%zz", "é"]));
+    let student =
+        format!("{PREFIX}/students/{}", pick(rng, &["alice", "%00", "%ff%fe", "a%2Fb", "..", "%", "%zz", "é"]));
     match rng.u8(..12) {
         0 => random_bytes(rng, 0..64),
         1 => {
@@ -103,13 +107,32 @@ fn path(rng: &mut fastrand::Rng) -> Vec<u8> {
             p
         }
         2 => format!("/{}", "a".repeat(rng.usize(1000..20_000))).into_bytes(),
-        3 => pick(rng, &["*", "http://x/healthz", "healthz", "//healthz", "/%00", "/%", "/%ff", "/\u{e9}t\u{e9}", "/a b", "/?%00=%00"])
+        3 => pick(
+            rng,
+            &[
+                "*",
+                "http://x/healthz",
+                "healthz",
+                "//healthz",
+                "/%00",
+                "/%",
+                "/%ff",
+                "/\u{e9}t\u{e9}",
+                "/a b",
+                "/?%00=%00",
+            ],
+        )
+        .as_bytes()
+        .to_vec(),
+        4 | 5 => student.into_bytes(),
+        6 => format!(
+            "{PREFIX}/{}",
+            pick(rng, &["get_student_ages", "get_student_ages/alice", "students", "get_student_ages/%00", ""])
+        )
+        .into_bytes(),
+        _ => pick(rng, &["/racontemoiunehistoire", "/healthz", "/readyz", "/metrics", "/openapi.json", "/"])
             .as_bytes()
             .to_vec(),
-        4 | 5 => student.into_bytes(),
-        6 => format!("{PREFIX}/{}", pick(rng, &["get_student_ages", "get_student_ages/alice", "students", "get_student_ages/%00", ""]))
-            .into_bytes(),
-        _ => pick(rng, &["/racontemoiunehistoire", "/healthz", "/readyz", "/metrics", "/openapi.json", "/"]).as_bytes().to_vec(),
     }
 }
 
@@ -129,7 +152,11 @@ fn headers(rng: &mut fastrand::Rng, body_len: usize, broken: bool) -> Vec<u8> {
     for _ in 0..rng.usize(0..6) {
         let kind = if broken { rng.u8(..17) } else { rng.u8(10..17) };
         let line: Vec<u8> = match kind {
-            0 => format!("Content-Length: {}\r\n", pick(rng, &["99999999999999999999", "-1", "1e9", "0x10", " 5", "5, 6", "18446744073709551616"])).into_bytes(),
+            0 => format!(
+                "Content-Length: {}\r\n",
+                pick(rng, &["99999999999999999999", "-1", "1e9", "0x10", " 5", "5, 6", "18446744073709551616"])
+            )
+            .into_bytes(),
             1 => format!("Content-Length: {}\r\nContent-Length: {}\r\n", body_len, body_len + 1).into_bytes(),
             2 => format!("Transfer-Encoding: chunked\r\nContent-Length: {body_len}\r\n").into_bytes(),
             3 => b"Transfer-Encoding: gzip, chunked, identity\r\n".to_vec(),
@@ -143,10 +170,23 @@ fn headers(rng: &mut fastrand::Rng, body_len: usize, broken: bool) -> Vec<u8> {
             6 => b"No colon here\r\n".to_vec(),
             7 => b" folded: continuation\r\n".to_vec(),
             8 => b"Bad Name: x\r\n".to_vec(),
-            15 => format!("Authorization: {}\r\n", pick(rng, &[AUTH, "Basic", "Basic !!!", "Bearer x", "Basic aG9zdGlsZQ=="])).into_bytes(),
-            10 => format!("Accept: {}\r\n", pick(rng, &["application/json;q=2", "*/*;q=", ";;;", "application/json", "a/b/c"])).into_bytes(),
-            11 => format!("Origin: {}\r\n", pick(rng, &["http://localhost:8080", "null", "\u{1}", "http://evil"])).into_bytes(),
-            12 => format!("Content-Type: {}\r\n", pick(rng, &["application/json", "text/plain", "application/json; charset=latin1"])).into_bytes(),
+            15 => format!(
+                "Authorization: {}\r\n",
+                pick(rng, &[AUTH, "Basic", "Basic !!!", "Bearer x", "Basic aG9zdGlsZQ=="])
+            )
+            .into_bytes(),
+            10 => format!(
+                "Accept: {}\r\n",
+                pick(rng, &["application/json;q=2", "*/*;q=", ";;;", "application/json", "a/b/c"])
+            )
+            .into_bytes(),
+            11 => format!("Origin: {}\r\n", pick(rng, &["http://localhost:8080", "null", "\u{1}", "http://evil"]))
+                .into_bytes(),
+            12 => format!(
+                "Content-Type: {}\r\n",
+                pick(rng, &["application/json", "text/plain", "application/json; charset=latin1"])
+            )
+            .into_bytes(),
             13 => b"Connection: keep-alive, close, upgrade\r\nUpgrade: h2c\r\n".to_vec(),
             14 => b"Expect: 100-continue\r\n".to_vec(),
             9 => (0..rng.usize(50..150)).flat_map(|i| format!("X-Many-{i}: y\r\n").into_bytes()).collect(),
@@ -164,7 +204,10 @@ fn body(rng: &mut fastrand::Rng) -> Vec<u8> {
         2 => br#"{"name":"","age":-1}"#.to_vec(),
         3 => format!("{{\"name\":\"{}\",\"age\":1e999}}", "n".repeat(rng.usize(0..300))).into_bytes(),
         4 => b"5\r\nhello\r\nzz\r\n".to_vec(),
-        5 => b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_vec(),
+        5 => {
+            b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                .to_vec()
+        }
         _ => Vec::new(),
     }
 }
@@ -185,7 +228,11 @@ fn generate(rng: &mut fastrand::Rng) -> Vec<u8> {
     } else {
         (b" ", b"\r\n", "HTTP/1.1")
     };
-    let mut request = if broken { method(rng) } else { pick(rng, &["GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]).as_bytes().to_vec() };
+    let mut request = if broken {
+        method(rng)
+    } else {
+        pick(rng, &["GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]).as_bytes().to_vec()
+    };
     request.extend_from_slice(separator);
     request.extend(path(rng));
     request.extend_from_slice(separator);
@@ -231,7 +278,10 @@ fn ten_thousand_generated_requests() {
                             *statuses.entry(status_of(&raw)).or_default() += 1;
                             problems.extend(problem(&raw).map(|p| format!("#{worker}/{i}: {p}")));
                         }
-                        None => problems.push(format!("#{worker}/{i}: no answer and not closed: {:?}", String::from_utf8_lossy(&request[..request.len().min(200)]))),
+                        None => problems.push(format!(
+                            "#{worker}/{i}: no answer and not closed: {:?}",
+                            String::from_utf8_lossy(&request[..request.len().min(200)])
+                        )),
                     }
                 }
                 (sent, problems, statuses)
@@ -251,7 +301,12 @@ fn ten_thousand_generated_requests() {
     }
     // Shown with `--nocapture`: how the answers spread (0 = closed without an answer).
     eprintln!("seed {seed}: {sent} requests in {:?}, answers by status: {statuses:?}", started.elapsed());
-    assert!(problems.is_empty(), "seed {seed}: {} problems, first: {:?}", problems.len(), &problems[..problems.len().min(5)]);
+    assert!(
+        problems.is_empty(),
+        "seed {seed}: {} problems, first: {:?}",
+        problems.len(),
+        &problems[..problems.len().min(5)]
+    );
     assert_eq!(sent, GENERATED, "seed {seed}: only {sent} requests within {BUDGET:?}");
     assert_alive(&mut server);
     assert_eq!(get(addr, "/racontemoiunehistoire").status, 200);
@@ -268,7 +323,8 @@ fn requests_dribbled_byte_by_byte_are_served() {
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(addr).unwrap();
                 stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let request = format!("GET /racontemoiunehistoire?n={i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let request =
+                    format!("GET /racontemoiunehistoire?n={i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 for byte in request.bytes() {
                     stream.write_all(&[byte]).unwrap();
                     std::thread::sleep(Duration::from_millis(3));

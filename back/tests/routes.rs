@@ -70,7 +70,10 @@ fn head_has_the_headers_and_no_body() {
     let length: usize = response.header("content-length").expect("content-length").parse().unwrap();
     assert!(length > 0);
     // Nothing follows the head: the raw answer ends right after the blank line.
-    let raw = common::exchange(server.addr(), format!("HEAD {STORY} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    let raw = common::exchange(
+        server.addr(),
+        format!("HEAD {STORY} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
     assert!(raw.ends_with(b"\r\n\r\n"), "{:?}", String::from_utf8_lossy(&raw));
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         assert_eq!(send(server.addr(), "HEAD", path, &[], b"").status, 200, "{path}");
@@ -93,7 +96,16 @@ fn other_methods_get_405_with_allow() {
 #[test]
 fn unknown_paths_get_404_json() {
     let server = server();
-    for path in ["/", "/nope", "/healthz/", "/racontemoiunehistoire/x", "/racontemoi%75nehistoire", "/%00", "/%ff%fe", "/a?b=%00"] {
+    for path in [
+        "/",
+        "/nope",
+        "/healthz/",
+        "/racontemoiunehistoire/x",
+        "/racontemoi%75nehistoire",
+        "/%00",
+        "/%ff%fe",
+        "/a?b=%00",
+    ] {
         let response = get(server.addr(), path);
         assert_eq!(response.status, 404, "{path}");
         assert_eq!(response.header("content-type"), Some("application/json"));
@@ -171,7 +183,8 @@ fn cors_covers_the_student_routes() {
     assert_eq!(response.status, 404);
 
     // Whatever the student API answers (503 when not configured), the page may read it.
-    let response = send(server.addr(), "GET", "/supmit/api/v1.0/get_student_ages", &[("Origin", "http://localhost:8080")], b"");
+    let response =
+        send(server.addr(), "GET", "/supmit/api/v1.0/get_student_ages", &[("Origin", "http://localhost:8080")], b"");
     assert_eq!(response.header("access-control-allow-origin"), Some("http://localhost:8080"));
 }
 
@@ -260,7 +273,8 @@ fn json_logs() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
         assert!(value["ts"].is_string(), "{line}");
     }
-    let access: serde_json::Value = lines.iter().find(|l| l.contains("/healthz")).map(|l| serde_json::from_str(l).unwrap()).unwrap();
+    let access: serde_json::Value =
+        lines.iter().find(|l| l.contains("/healthz")).map(|l| serde_json::from_str(l).unwrap()).unwrap();
     assert_eq!(access["method"], "GET");
     assert_eq!(access["status"], 200);
     assert_eq!(access["bytes"], 15);

@@ -105,13 +105,16 @@ fn exchange(mut stream: TcpStream, authority: &str, path: &str, deadline: Instan
     let timeout = |what: &str| format!("timed out {what} after {TIMEOUT:?}");
     let remaining = || Some(deadline.saturating_duration_since(Instant::now())).filter(|d| !d.is_zero());
     stream.set_write_timeout(remaining()).map_err(|_| timeout("sending"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: back-probe\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: back-probe\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).map_err(|e| format!("cannot send the request: {e}"))?;
 
     let mut head = Vec::with_capacity(128);
     let mut chunk = [0u8; 128];
     while !head.contains(&b'\n') && head.len() < 1024 {
-        stream.set_read_timeout(Some(remaining().ok_or_else(|| timeout("waiting"))?)).map_err(|_| timeout("waiting"))?;
+        stream
+            .set_read_timeout(Some(remaining().ok_or_else(|| timeout("waiting"))?))
+            .map_err(|_| timeout("waiting"))?;
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(chunk.get(..n).unwrap_or_default()),

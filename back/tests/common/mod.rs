@@ -109,11 +109,8 @@ impl Server {
 
     /// Sends a signal by name (`TERM`, `INT`, ...).
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
+        let status =
+            Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().expect("run kill");
         assert!(status.success(), "kill -{name} failed");
     }
 
@@ -176,7 +173,11 @@ fn with_env(mut command: Command, env: &[(&str, &str)]) -> Command {
 }
 
 /// Reads `pipe` line by line into `lines`; sends the address of the first `listening on` line.
-fn collect_lines(pipe: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>, addr: Option<mpsc::Sender<SocketAddr>>) {
+fn collect_lines(
+    pipe: impl Read + Send + 'static,
+    lines: Arc<Mutex<Vec<String>>>,
+    addr: Option<mpsc::Sender<SocketAddr>>,
+) {
     std::thread::spawn(move || {
         let mut addr = addr;
         for line in BufReader::new(pipe).lines() {
@@ -285,7 +286,8 @@ pub fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     let mut bytes = request.into_bytes();
     bytes.extend_from_slice(body);
     let raw = exchange(addr, &bytes);
-    parse_response(&raw, method == "HEAD").unwrap_or_else(|| panic!("bad HTTP response: {:?}", String::from_utf8_lossy(&raw)))
+    parse_response(&raw, method == "HEAD")
+        .unwrap_or_else(|| panic!("bad HTTP response: {:?}", String::from_utf8_lossy(&raw)))
 }
 
 /// `GET path` with no extra header.
