@@ -107,3 +107,18 @@ fn a_second_signal_ends_the_drain() {
     let status = server.wait(Duration::from_secs(5)).expect("exits on the second signal");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_connection_that_never_sent_a_byte_does_not_delay_the_exit() {
+    let mut server = Server::start(&[("SHUTDOWN_TIMEOUT", "10s"), ("HEADER_READ_TIMEOUT", "30s")]);
+    let mut silent = TcpStream::connect(server.addr()).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    server.terminate();
+    let status = server.wait(Duration::from_secs(5)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(signalled.elapsed() < Duration::from_secs(2), "{:?}", signalled.elapsed());
+    let mut buf = [0u8; 64];
+    assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "closed without an answer");
+}
