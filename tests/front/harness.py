@@ -48,9 +48,9 @@ def unprivileged(command: list[str]) -> list[str]:
 
 
 def give_to_unprivileged(path: Path) -> None:
+    """Makes one file or directory (not its content) writable by the unprivileged user."""
     if os.geteuid() == 0:
-        for item in [path, *path.rglob("*")]:
-            os.lchown(item, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
 
 
 def free_port() -> int:
@@ -182,7 +182,7 @@ class Front:
 
     @property
     def html_dir(self) -> Path:
-        return self.workdir / "html"
+        return self.workdir / "image" / "html"
 
     @property
     def nginx_conf(self) -> Path:
@@ -203,12 +203,17 @@ class Front:
         """Runs the entrypoint steps; raises RenderError when they fail."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)
-        if not self.html_dir.exists():
-            shutil.copytree(FRONT / "html", self.html_dir)
+        # Copies, as the image has them: the checkout may not be readable by nginx's user.
+        image = self.workdir / "image"
+        if not image.exists():
+            for part in ("html", "templates", "docker-entrypoint.d"):
+                shutil.copytree(FRONT / part, image / part)
+            shutil.copy2(STANDIN, image / STANDIN.name)
         self.nginx_conf.write_text((FRONT / "nginx.conf").read_text().replace("/tmp/", f"{self.workdir}/"))
-        give_to_unprivileged(self.workdir)
+        give_to_unprivileged(self.workdir)  # the image's /tmp; everything else stays root's
+        steps = [str(image / STANDIN.name), str(image / "docker-entrypoint.d"), str(image / "templates")]
         result = subprocess.run(
-            unprivileged([BUSYBOX, "sh", str(STANDIN), str(FRONT / "docker-entrypoint.d"), str(FRONT / "templates")]),
+            unprivileged([BUSYBOX, "sh", *steps]),
             env=self.environment(),
             capture_output=True,
             text=True,
