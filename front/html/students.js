@@ -19,6 +19,7 @@ const status = document.getElementById("students-status");
 
 let credentials = null;
 let busy = false;
+let shownStudents = [];
 
 // ---- talking to the API ------------------------------------------------------------------
 
@@ -168,6 +169,12 @@ function renderStudents(students) {
   }
   tableBody.replaceChildren(...rows);
   table.hidden = false;
+  shownStudents = students;
+}
+
+function cancelEdit(name) {
+  renderStudents(shownStudents);
+  focusRow(name);
 }
 
 function startEdit(row, student) {
@@ -188,13 +195,13 @@ function startEdit(row, student) {
       event.preventDefault();
       save();
     } else if (event.key === "Escape") {
-      refresh({ focusName: student.name });
+      cancelEdit(student.name);
     }
   });
   ageCell.replaceChildren(input);
   actions.replaceChildren(
     button("Enregistrer", "small primary", save, `Enregistrer l'âge de ${student.name}`),
-    button("Annuler", "small", () => refresh({ focusName: student.name }), "Annuler la modification"),
+    button("Annuler", "small", () => cancelEdit(student.name), "Annuler la modification"),
   );
   input.focus();
   input.select();
@@ -304,6 +311,7 @@ async function login(event) {
 
 function logout({ keepStatus = false } = {}) {
   credentials = null;
+  shownStudents = [];
   tableBody.replaceChildren();
   table.hidden = true;
   panel.hidden = true;
