@@ -28,6 +28,9 @@ pub fn run(config: Config) -> Result<(), StartupError> {
         None => Stories::embedded()?,
     };
     let students = StudentsApi::load(&config.students)?;
+    for warning in students.warnings() {
+        crate::log::warn(warning);
+    }
     let metrics = Arc::new(Metrics::new(crate::VERSION));
     let readiness = Arc::new(Readiness::new());
     let ops = Ops::new(Arc::clone(&readiness), Arc::clone(&metrics));

@@ -71,9 +71,9 @@ fn authentication_guards_every_student_route_and_only_those() {
     ];
     let wrong: &[Option<&str>] = &[
         None,
-        Some("Basic cm9vdDp3cm9uZw=="),     // root:wrong
-        Some("Basic dG9vcjpyb290"),         // toor:root
-        Some("Basic cm9vdA=="),             // root (no colon)
+        Some("Basic cm9vdDp3cm9uZw=="), // root:wrong
+        Some("Basic dG9vcjpyb290"),     // toor:root
+        Some("Basic cm9vdA=="),         // root (no colon)
         Some("Basic !!!notbase64!!!"),
         Some("Basic"),
         Some("Bearer cm9vdDpyb290"),
@@ -89,7 +89,13 @@ fn authentication_guards_every_student_route_and_only_those() {
         }
     }
     // A write without credentials changes nothing.
-    let sneaky = send(addr, "POST", &format!("{PREFIX}/students"), &[("Content-Type", "application/json")], br#"{"name":"x","age":1}"#);
+    let sneaky = send(
+        addr,
+        "POST",
+        &format!("{PREFIX}/students"),
+        &[("Content-Type", "application/json")],
+        br#"{"name":"x","age":1}"#,
+    );
     assert_eq!(sneaky.status, 401);
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/x")).status, 404);
 
@@ -137,6 +143,9 @@ fn without_credentials_the_student_routes_answer_503() {
     }
     assert_eq!(get(addr, "/racontemoiunehistoire").status, 200);
     assert_eq!(get(addr, "/healthz").status, 200);
+    let warnings: Vec<String> =
+        server.stderr().into_iter().filter(|line| line.contains(" warn ") && line.contains("API_USERNAME")).collect();
+    assert_eq!(warnings.len(), 1, "one startup warning about the missing credentials: {warnings:?}");
 }
 
 #[test]
@@ -235,7 +244,13 @@ fn every_invalid_body_is_a_4xx_naming_the_problem() {
         assert_eq!(response.status, 415, "{content_type:?}");
         assert!(response.json()["error"].as_str().unwrap().contains("application/json"));
     }
-    let charset = send(addr, "POST", &students, &[("Authorization", ROOT), ("Content-Type", "application/json; charset=utf-8")], body);
+    let charset = send(
+        addr,
+        "POST",
+        &students,
+        &[("Authorization", ROOT), ("Content-Type", "application/json; charset=utf-8")],
+        body,
+    );
     assert_eq!(charset.status, 201);
 
     // Size: 16 KiB at most, by Content-Length and while reading a chunked body.
@@ -278,7 +293,13 @@ fn routes_methods_and_prefix() {
         let options = send(addr, "OPTIONS", path, &[], b"");
         assert_eq!((options.status, options.header("allow")), (204, Some(allow)), "OPTIONS {path}");
     }
-    for path in ["/pozos/api/v1.0", "/pozos/api/v1.0/", "/pozos/api/v1.0/students/", "/pozos/api/v1.0/students/a/b", "/pozos/api/v1.0/other"] {
+    for path in [
+        "/pozos/api/v1.0",
+        "/pozos/api/v1.0/",
+        "/pozos/api/v1.0/students/",
+        "/pozos/api/v1.0/students/a/b",
+        "/pozos/api/v1.0/other",
+    ] {
         let response = call(addr, "GET", path);
         assert_eq!(response.status, 404, "{path}");
         assert!(response.json()["error"].is_string());
@@ -334,7 +355,11 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
     assert_eq!((read.status, read.text().as_str()), (200, r#"{"alice": "12"}"#));
     let refused = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
     assert_eq!(refused.status, 503);
-    assert!(refused.json()["error"].as_str().unwrap().starts_with("student store is not writable"), "{}", refused.text());
+    assert!(
+        refused.json()["error"].as_str().unwrap().starts_with("student store is not writable"),
+        "{}",
+        refused.text()
+    );
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/carol")).status, 404);
     assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
 }

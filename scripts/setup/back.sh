@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . scripts/lib.sh
 
 if command -v rustup >/dev/null 2>&1; then
-    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    rustup component list --installed 2>/dev/null | grep -q "^clippy" || rustup component add clippy
+    rustup component list --installed 2>/dev/null | grep -q "^rustfmt" || rustup component add rustfmt
 elif ! command -v cargo >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     apt_install cargo rust-clippy
 fi

@@ -50,11 +50,8 @@ where
 
 /// `application/json`, with or without parameters such as `; charset=utf-8`.
 fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
-    let essence = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim);
+    let essence =
+        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).map(str::trim);
     match essence {
         Some(mime) if mime.eq_ignore_ascii_case("application/json") => Ok(()),
         _ => Err(Rejection {
@@ -185,7 +182,8 @@ mod tests {
         // Exactly at the cap is fine as far as size goes.
         let at_cap = format!(r#"{{"name": "{}", "age": 1}}"#, "a".repeat(MAX_BODY_BYTES - 22));
         assert_eq!(at_cap.len(), MAX_BODY_BYTES);
-        let result = rt.block_on(read_object(&headers(Some("application/json"), None), Full::new(Bytes::from(at_cap)), FIELDS));
+        let result =
+            rt.block_on(read_object(&headers(Some("application/json"), None), Full::new(Bytes::from(at_cap)), FIELDS));
         assert!(result.is_ok());
     }
 

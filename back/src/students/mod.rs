@@ -252,7 +252,10 @@ mod tests {
     fn legacy_reads() {
         let api = api(true, missing_store());
         let read = |path: &str| call(&api, "GET", &format!("/supmit/api/v1.0{path}"), Some(ROOT_ROOT));
-        assert_eq!(read("/get_student_ages"), (StatusCode::OK, r#"{"student_ages": {"alice": "12", "bob": "13"}}"#.into()));
+        assert_eq!(
+            read("/get_student_ages"),
+            (StatusCode::OK, r#"{"student_ages": {"alice": "12", "bob": "13"}}"#.into())
+        );
         assert_eq!(read("/get_student_ages/alice"), (StatusCode::OK, r#"{"alice": "12"}"#.into()));
         assert_eq!(read("/get_student_ages/zed"), (StatusCode::NOT_FOUND, r#"{"error":"Not found"}"#.into()));
         assert_eq!(read("/get_student_ages/%FF").0, StatusCode::BAD_REQUEST);

@@ -14,7 +14,9 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            DecodeError::BadEscape => "student name has an invalid percent-encoding (% must be followed by two hex digits)",
+            DecodeError::BadEscape => {
+                "student name has an invalid percent-encoding (% must be followed by two hex digits)"
+            }
             DecodeError::NotUtf8 => "student name is not valid UTF-8 once percent-decoded",
         })
     }

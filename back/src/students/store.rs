@@ -58,8 +58,12 @@ impl Students {
     /// Applies one change, or says why it cannot be (and changes nothing).
     fn apply(&mut self, change: Change) -> Result<(), WriteError> {
         match change {
-            Change::Create { name, age } => self.insert(Student::new(name, age)).then_some(()).ok_or(WriteError::Exists),
-            Change::Update { name, age } => self.replace(Student::new(name, age)).then_some(()).ok_or(WriteError::Missing),
+            Change::Create { name, age } => {
+                self.insert(Student::new(name, age)).then_some(()).ok_or(WriteError::Exists)
+            }
+            Change::Update { name, age } => {
+                self.replace(Student::new(name, age)).then_some(()).ok_or(WriteError::Missing)
+            }
             Change::Delete { name } => self.remove(&name).then_some(()).ok_or(WriteError::Missing),
         }
     }
@@ -204,7 +208,8 @@ impl Store {
         let shown = path.display();
         let (students, serves_sample) = match fs::read(path) {
             Ok(content) => {
-                let students = parse(&content).map_err(|e| OpenError(format!("student store {shown} is corrupt: {e}")))?;
+                let students =
+                    parse(&content).map_err(|e| OpenError(format!("student store {shown} is corrupt: {e}")))?;
                 (students, false)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -426,8 +431,14 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert!(!store.serves_sample());
         let snapshot = store.snapshot();
-        assert_eq!(&snapshot.legacy_list[..], r#"{"student_ages": {"zoe": "012", "élodie": "9", "bob": "13"}}"#.as_bytes());
-        assert_eq!(&snapshot.list[..], r#"{"students":[{"name":"zoe","age":12},{"name":"élodie","age":9},{"name":"bob","age":13}]}"#.as_bytes());
+        assert_eq!(
+            &snapshot.legacy_list[..],
+            r#"{"student_ages": {"zoe": "012", "élodie": "9", "bob": "13"}}"#.as_bytes()
+        );
+        assert_eq!(
+            &snapshot.list[..],
+            r#"{"students":[{"name":"zoe","age":12},{"name":"élodie","age":9},{"name":"bob","age":13}]}"#.as_bytes()
+        );
         assert_eq!(snapshot.students.get("zoe").map(|s| s.age), Some(12));
     }
 
@@ -471,9 +482,15 @@ mod tests {
         let store = Arc::new(Store::open(&path).unwrap());
         runtime().block_on(async {
             store.apply(Change::Create { name: "élodie".into(), age: 9 }).await.unwrap();
-            assert!(matches!(store.apply(Change::Create { name: "alice".into(), age: 1 }).await, Err(WriteError::Exists)));
+            assert!(matches!(
+                store.apply(Change::Create { name: "alice".into(), age: 1 }).await,
+                Err(WriteError::Exists)
+            ));
             store.apply(Change::Update { name: "alice".into(), age: 150 }).await.unwrap();
-            assert!(matches!(store.apply(Change::Update { name: "zed".into(), age: 1 }).await, Err(WriteError::Missing)));
+            assert!(matches!(
+                store.apply(Change::Update { name: "zed".into(), age: 1 }).await,
+                Err(WriteError::Missing)
+            ));
             store.apply(Change::Delete { name: "bob".into() }).await.unwrap();
             assert!(matches!(store.apply(Change::Delete { name: "bob".into() }).await, Err(WriteError::Missing)));
         });
@@ -496,7 +513,9 @@ mod tests {
             let mut tasks: Vec<_> = (0..60)
                 .map(|i| {
                     let store = Arc::clone(&store);
-                    tokio::spawn(async move { store.apply(Change::Create { name: format!("s{}", i % 20), age: 1 }).await })
+                    tokio::spawn(
+                        async move { store.apply(Change::Create { name: format!("s{}", i % 20), age: 1 }).await },
+                    )
                 })
                 .collect();
             let store = Arc::clone(&store);
@@ -537,7 +556,10 @@ mod tests {
         assert_eq!(students.get("c").map(|s| s.name.as_str()), Some("c"));
         assert_eq!(students.get("d").map(|s| s.name.as_str()), Some("d"));
         assert!(students.replace(Student::new("d".into(), 7)));
-        assert_eq!(students.iter().map(|s| (s.name.as_str(), s.age)).collect::<Vec<_>>(), [("a", 1), ("c", 1), ("d", 7)]);
+        assert_eq!(
+            students.iter().map(|s| (s.name.as_str(), s.age)).collect::<Vec<_>>(),
+            [("a", 1), ("c", 1), ("d", 7)]
+        );
     }
 
     #[test]

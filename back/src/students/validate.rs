@@ -27,11 +27,7 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 /// An age in a request body: a JSON integer from 0 to 150. Strings such as `"12"` are refused
 /// (the REST API is typed), and so are floats, even `12.0`, booleans and null.
 pub fn age_from_json(value: &Value) -> Result<u8, &'static str> {
-    value
-        .as_u64()
-        .and_then(|n| u8::try_from(n).ok())
-        .filter(|&age| age <= MAX_AGE)
-        .ok_or(AGE_RULE)
+    value.as_u64().and_then(|n| u8::try_from(n).ok()).filter(|&age| age <= MAX_AGE).ok_or(AGE_RULE)
 }
 
 /// An age as the legacy file stores it: the decimal digits of a whole number from 0 to 150.
