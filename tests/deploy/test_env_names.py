@@ -31,8 +31,8 @@ def front_reads():
 
 
 def contract_variables():
-    """(name, used by) rows of the configuration table of docs/architecture.md."""
-    text = (ROOT / "docs" / "architecture.md").read_text()
+    """(name, used by) rows of the configuration table of README.md (the one table of the repository)."""
+    text = (ROOT / "README.md").read_text()
     section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
