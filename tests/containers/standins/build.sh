@@ -65,4 +65,5 @@ tar --numeric-owner -C "$rootfs" -c . | "$DOCKER" import - "$rootfs_image" >/dev
 "$DOCKER" build --quiet --build-arg ROOTFS="$rootfs_image" \
     --label org.racontemoi.standin="$kind" --tag "$image" "$here/$kind" >/dev/null
 "$DOCKER" rmi "$rootfs_image" >/dev/null
-echo "standin: built $image ($(("$("$DOCKER" image inspect -f '{{.Size}}' "$image")" / 1048576)) MiB)"
+size=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
+echo "standin: built $image in ${SECONDS}s ($((size / 1048576)) MiB)"
