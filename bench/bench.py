@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,9 @@ def run_rounds(chosen, args, res, tmp, started):
 
 
 def main():
+    # A shell starts background jobs with SIGINT ignored, and the servers would inherit that:
+    # Flask would then never stop. Restore the default so that every child obeys SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     res = report.Results()

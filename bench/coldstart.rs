@@ -5,16 +5,18 @@
 //! RUNS times: note the time, spawn PROGRAM (inherits the environment), then poll
 //! 127.0.0.1:PORT every POLL_INTERVAL with a fresh connection and `GET PATH` until the answer
 //! starts with `HTTP/1.x 200`; print the elapsed microseconds, one line per run; then stop the
-//! server with SIGINT (a fast shutdown for the back, nginx, gunicorn and Flask alike) and reap it.
+//! server with SIGINT (a fast shutdown for the back, nginx, gunicorn and Flask alike), SIGKILL if it
+//! is still there after STOP_GRACE, and reap it.
 //! A refused connect on loopback costs a few microseconds, so the resolution is about
 //! POLL_INTERVAL plus one sleep's overshoot (~60-100 µs in all).
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const POLL_INTERVAL: Duration = Duration::from_micros(50);
 const GIVE_UP: Duration = Duration::from_secs(30);
+const STOP_GRACE: Duration = Duration::from_secs(10);
 const SIGINT: i32 = 2;
 
 extern "C" {
@@ -60,7 +62,19 @@ fn main() {
             std::thread::sleep(POLL_INTERVAL);
         }
         println!("{}", started.elapsed().as_micros());
-        unsafe { kill(child.id() as i32, SIGINT) };
-        child.wait().expect("reap the server");
+        stop(&mut child);
+    }
+}
+
+fn stop(child: &mut Child) {
+    unsafe { kill(child.id() as i32, SIGINT) };
+    let asked = Instant::now();
+    while child.try_wait().expect("reap the server").is_none() {
+        if asked.elapsed() > STOP_GRACE {
+            eprintln!("coldstart: the server ignored SIGINT for {STOP_GRACE:?}; killed");
+            let _ = child.kill();
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
