@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,29 @@ def docker_bin() -> str:
 def compose_bin() -> str:
     venv_compose = REPO / ".cache/venv-containers/bin/docker-compose"
     return os.environ.get("COMPOSE", str(venv_compose))
+
+
+# The variables compose.yaml reads. The tests set the ones they mean to and drop the others, and
+# read no .env file, so neither the caller's shell nor a developer's .env changes what is tested.
+COMPOSE_SETTINGS = ("API_USERNAME", "API_PASSWORD", "STORY_URL", "STUDENTS_API_URL",
+                    "STUDENTS_API_PREFIX", "BACK_URL", "CORS_ALLOW_ORIGIN", "LOG_FORMAT",
+                    "FRONT_PORT", "BACK_PORT", "PUBLISH_ADDRESS", "IMAGE_TAG")
+
+
+def compose_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in COMPOSE_SETTINGS}
+    env.update(settings)
+    return env
+
+
+def compose(*args: str, files: tuple[str, ...] = ("compose.yaml",), env_file: str = "/dev/null",
+            settings: dict[str, str] | None = None, project: str | None = None,
+            check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    command = [compose_bin(), "--env-file", env_file]
+    if project:
+        command += ["--project-name", project]
+    command += [flag for f in files for flag in ("-f", f)]
+    return run([*command, *args], env=compose_env(**(settings or {})), check=check, timeout=timeout)
 
 
 def run(args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
@@ -127,7 +150,7 @@ class Stack:
 
     back_port: int
     front_port: int
-    files: list[str] = field(default_factory=lambda: ["compose.yaml"])
+    files: tuple[str, ...] = ("compose.yaml",)
 
     @property
     def back(self) -> str:
@@ -142,23 +165,19 @@ class Stack:
         # An absolute STORY_URL: the page then fetches stories from the back's published port.
         return f"{self.back}/racontemoiunehistoire"
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("API_USERNAME", "API_PASSWORD", "STORY_URL", "BACK_URL", "STORIES_FILE")}
-        env.update({
+    def settings(self) -> dict[str, str]:
+        return {
             "IMAGE_TAG": IMAGE_TAG,
             "BACK_PORT": str(self.back_port),
             "FRONT_PORT": str(self.front_port),
             "STORY_URL": self.story_url,
             "CORS_ALLOW_ORIGIN": self.front,
-        })
-        return env
+        }
 
     def compose(self, *args: str, extra_files: tuple[str, ...] = (), check: bool = True,
                 timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        files = [flag for f in (*self.files, *extra_files) for flag in ("-f", f)]
-        return run([compose_bin(), "-p", PROJECT, *files, *args], env=self.env(), check=check,
-                   timeout=timeout)
+        return compose(*args, files=(*self.files, *extra_files), settings=self.settings(),
+                       project=PROJECT, check=check, timeout=timeout)
 
     def up(self, *extra_files: str) -> None:
         self.compose("up", "--detach", "--wait", "--no-build", extra_files=extra_files)

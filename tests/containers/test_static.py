@@ -4,11 +4,10 @@ itself reads it (clean, hardened, overridable)."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from conftest import REPO, compose_bin, run
+from conftest import REPO, compose, run
 
 HADOLINT = REPO / ".cache/venv-containers/bin/hadolint"
 
@@ -19,22 +18,12 @@ def test_hadolint_finds_no_error(dockerfile):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def compose_config(*args: str, env: dict[str, str] | None = None, files=("compose.yaml",)):
-    base_env = {k: v for k, v in os.environ.items()
-                if k not in ("API_USERNAME", "API_PASSWORD", "STORY_URL", "BACK_URL",
-                             "FRONT_PORT", "BACK_PORT", "PUBLISH_ADDRESS", "IMAGE_TAG")}
-    base_env.update(env or {})
-    flags = [flag for f in files for flag in ("-f", f)]
-    # /dev/null as the env file: a developer's own .env must not change what is checked here.
-    return run([compose_bin(), "--env-file", "/dev/null", *flags, "config", *args], env=base_env)
-
-
-def config_json(env: dict[str, str] | None = None, files=("compose.yaml",)) -> dict:
-    return json.loads(compose_config("--format", "json", env=env, files=files).stdout)
+def config_json(settings: dict[str, str] | None = None, files=("compose.yaml",)) -> dict:
+    return json.loads(compose("config", "--format", "json", files=files, settings=settings).stdout)
 
 
 def test_compose_config_is_clean():
-    proc = compose_config("--quiet")
+    proc = compose("config", "--quiet")
     assert proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
 
 
@@ -74,7 +63,7 @@ def test_defaults_match_the_architecture():
 
 
 def test_settings_are_overridable_from_the_environment():
-    services = config_json(env={
+    services = config_json(settings={
         "API_USERNAME": "alice", "API_PASSWORD": "s3cret", "STORY_URL": "https://stories.example/x",
         "BACK_URL": "http://other-back:5000", "FRONT_PORT": "18080", "PUBLISH_ADDRESS": "0.0.0.0",
     })["services"]
@@ -86,7 +75,7 @@ def test_settings_are_overridable_from_the_environment():
 
 
 def test_env_example_is_a_working_env_file():
-    proc = run([compose_bin(), "--env-file", ".env.example", "config", "--quiet"])
+    proc = compose("config", "--quiet", env_file=".env.example")
     assert proc.stderr == "", proc.stderr
 
 

@@ -58,7 +58,7 @@ trap 'rm -rf "$rootfs"' EXIT
 echo "standin: $image <- debootstrap $suite ($packages) from $mirror"
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -n 30 "$rootfs.log" >&2; exit 1; }
-[ "$kind" = rust ] && add_rust_toolchain "$rootfs"
+if [ "$kind" = rust ]; then add_rust_toolchain "$rootfs"; fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 tar --numeric-owner -C "$rootfs" -c . | "$DOCKER" import - "$rootfs_image" >/dev/null
