@@ -93,7 +93,7 @@ def load_route(running, route, path, args, res):
         before = procstat.cpu_seconds(pid)
         load = wrk.run(running.url(path), conns, args.duration, headers)
         cpu = procstat.cpu_seconds(pid) - before
-        res.runs[(name, route, conns)].append(report.Run(load, cpu * 1e6 / max(load.requests, 1)))
+        res.runs[(name, route, conns)].append(report.Run(load, cpu))
         if route == "story" and conns == max(args.connections):
             res.peak_kib[name].append(procstat.memory_kib(pid, "VmHWM"))
 

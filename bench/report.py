@@ -11,10 +11,26 @@ MIB = 1024  # KiB
 @dataclass
 class Run:
     load: Load
-    cpu_us: float  # server CPU (utime+stime over its process tree) per request served
+    server_cpu_s: float  # utime+stime over the server's process tree during the load
+
+    @property
+    def cpu_us(self):
+        """Server CPU per request served, in µs."""
+        return self.server_cpu_s * 1e6 / max(self.load.requests, 1)
+
+    @property
+    def server_cores(self):
+        """Cores the server kept busy during the run (1.0 = one core all along)."""
+        return self.server_cpu_s / self.load.seconds
+
+    @property
+    def wrk_cores(self):
+        """Cores wrk kept busy: near 1.0, wrk (one thread) was the limit."""
+        return self.load.wrk_cpu_s / self.load.seconds
 
     def get(self, attr):
-        return self.cpu_us if attr == "cpu_us" else getattr(self.load, attr)
+        """A figure of this run: one of the properties above or a field of its Load."""
+        return getattr(self if attr in ("cpu_us", "server_cores", "wrk_cores") else self.load, attr)
 
 
 class Results:
@@ -67,9 +83,11 @@ def load_table(res, servers):
                          _num(res.median(name, route, conns, "p50_ms"), " ms"),
                          _num(res.median(name, route, conns, "p99_ms"), " ms"),
                          sum(run.load.errors for run in runs),
-                         _num(res.median(name, route, conns, "cpu_us"))])
+                         _num(res.median(name, route, conns, "cpu_us")),
+                         f"{res.median(name, route, conns, 'server_cores'):.0%} / "
+                         f"{res.median(name, route, conns, 'wrk_cores'):.0%}"])
     return _table(["route", "server `path`", "conns", "req/s", "spread", "p50", "p99",
-                   "errors", "CPU µs/req"], rows)
+                   "errors", "CPU µs/req", "cores: server / wrk"], rows)
 
 
 def _binary(size_static):

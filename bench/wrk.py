@@ -1,5 +1,6 @@
 """Runs wrk (one thread, --latency) against one URL and parses what it prints."""
 import re
+import resource
 import subprocess
 from dataclasses import dataclass
 
@@ -9,10 +10,12 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}  # to milliseconds
 @dataclass
 class Load:
     requests: int
+    seconds: float  # as wrk measured it
     rps: float
     p50_ms: float
     p99_ms: float
     errors: int  # socket errors (connect, read, write, timeout) plus non-2xx/3xx answers
+    wrk_cpu_s: float = 0.0  # wrk's own CPU time (utime+stime): near `seconds`, wrk was the limit
 
 
 def _ms(text):
@@ -24,12 +27,16 @@ def run(url, connections, seconds, headers=()):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for header in headers:
         cmd += ["-H", header]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          timeout=seconds + 30).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        return _parse(out)
+        load = _parse(out)
     except (AttributeError, KeyError) as e:
         raise RuntimeError(f"cannot read wrk's output ({e!r}):\n{out}") from None
+    load.wrk_cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return load
 
 
 def _parse(out):
@@ -38,8 +45,10 @@ def _parse(out):
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = sum(map(int, socket_errors.groups())) if socket_errors else 0
+    requests, elapsed = re.search(r"(\d+) requests in ([\d.]+\w+),", out).groups()
     return Load(
-        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        requests=int(requests),
+        seconds=_ms(elapsed) / 1e3,
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         p50_ms=_ms(percentile["50"]),
         p99_ms=_ms(percentile["99"]),
