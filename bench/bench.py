@@ -40,7 +40,8 @@ def parse_args():
     p.add_argument("--connections", default="64,256")
     p.add_argument("--coldstarts", type=int, default=20, help="cold starts per server, in all")
     p.add_argument("--back", action="append", metavar="NAME=PATH",
-                   help="a back binary to measure (repeatable); default back=target/release/back")
+                   help="a back binary to measure (repeatable); default "
+                        "back=target/<host>/release/back, as bench/build-back.sh builds it")
     p.add_argument("--stories", type=Path, default=ROOT / "back/data/stories.txt")
     p.add_argument("--students", type=Path, default=ROOT / "back/data/student_age.sample.json")
     p.add_argument("--out", type=Path, default=CACHE / "latest.md")
@@ -60,8 +61,15 @@ def fixture(tmp, args):
     return fx
 
 
+def default_back():
+    """Where bench/build-back.sh puts the back: target/<host triple>/release/back."""
+    rustc = subprocess.run(["rustc", "-vV"], check=True, capture_output=True, text=True).stdout
+    host = next(line.split()[1] for line in rustc.splitlines() if line.startswith("host:"))
+    return ROOT / "target" / host / "release" / "back"
+
+
 def server_list(args, fx, notes):
-    backs = [b.split("=", 1) for b in args.back or [f"back={ROOT / 'target/release/back'}"]]
+    backs = [b.split("=", 1) for b in args.back or [f"back={default_back()}"]]
     candidates = [servers.back(name, Path(path).resolve(), fx) for name, path in backs]
     candidates += [servers.nginx(fx), servers.flask(fx), servers.gunicorn(fx)]
     wanted = set(args.only.split(",")) if args.only else None
