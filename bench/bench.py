@@ -23,11 +23,12 @@ import wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
-CAVEAT = ("2 cores shared by the server, wrk (-t1, one core: it saturates near ~170k req/s) and "
-          "whatever else runs on the machine: absolute figures are noisy, compare rows of this "
-          "run only (rounds alternate the order A B / B A). Among the fastest servers, CPU "
-          "µs/request separates them better than req/s. spread = ±half the max–min range of "
-          "req/s over the rounds.")
+CAVEAT = ("2 cores shared by the server, wrk (-t1: one core at most) and whatever else runs on "
+          "the machine: absolute figures are noisy, compare rows of this run only (rounds "
+          "alternate the order A B / B A). When wrk's core is near 100 %, req/s and latency "
+          "measure wrk as much as the server: between the fastest servers, CPU µs/request is "
+          "the figure that separates them. spread = ±half the max–min range of req/s over the "
+          "rounds.")
 
 
 def parse_args():
