@@ -36,7 +36,7 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="1 round, 3 s runs, 5 cold starts")
     p.add_argument("--only", help="comma-separated servers, e.g. back,nginx")
     p.add_argument("--routes", default="story,students", help="comma-separated: story,students")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=4, help="the order reverses every other round")
     p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     p.add_argument("--connections", default="64,256")
     p.add_argument("--coldstarts", type=int, default=20, help="cold starts per server, in all")
