@@ -33,6 +33,13 @@ pub fn json_no_store(status: StatusCode, body: &'static [u8]) -> Response {
     response
 }
 
+/// An answer without a body, such as 204.
+pub fn empty(status: StatusCode) -> Response {
+    let mut response = hyper::Response::new(Body::default());
+    *response.status_mut() = status;
+    response
+}
+
 /// `{"error": message}` with `status`: the shape of every error of the back.
 pub fn error(status: StatusCode, message: &str) -> Response {
     json(status, &serde_json::json!({ "error": message }))

@@ -104,8 +104,7 @@ impl Router {
 
 /// 204 to `OPTIONS`, with `Allow`, and the CORS preflight headers when it is one.
 fn options(request: &HeaderMap, cors_allowed: bool, allow: HeaderValue) -> Response {
-    let mut response = hyper::Response::new(http::Body::default());
-    *response.status_mut() = StatusCode::NO_CONTENT;
+    let mut response = http::empty(StatusCode::NO_CONTENT);
     Cors::preflight(request, cors_allowed, allow.clone(), &mut response);
     response.headers_mut().insert(ALLOW, allow);
     response

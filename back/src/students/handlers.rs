@@ -4,8 +4,6 @@ use std::error::Error as StdError;
 use std::io::ErrorKind;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Body as HttpBody;
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::{HeaderMap, StatusCode};
@@ -89,16 +87,9 @@ where
 /// `DELETE {prefix}/students/<name>`: 204.
 pub async fn delete(store: &Arc<Store>, name: &str) -> Response {
     match store.apply(Change::Delete { name: name.to_owned() }).await {
-        Ok(()) => empty(StatusCode::NO_CONTENT),
+        Ok(()) => http::empty(StatusCode::NO_CONTENT),
         Err(e) => write_failed(e, name),
     }
-}
-
-/// A response without a body, such as 204.
-pub fn empty(status: StatusCode) -> Response {
-    let mut response = hyper::Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = status;
-    response
 }
 
 fn name_and_age(object: &Map<String, Value>) -> Result<(String, u8), Rejection> {
@@ -155,6 +146,9 @@ fn write_failed(error: WriteError, name: &str) -> Response {
 mod tests {
     use super::*;
     use std::io;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
 
     fn status_of(kind: ErrorKind) -> (u16, String) {
         let response = write_failed(WriteError::Io(Arc::new(io::Error::from(kind))), "x");
