@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod cors;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod log;

@@ -10,13 +10,12 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, VARY};
 use hyper::StatusCode;
-use include_dir::{include_dir, Dir};
 
+use crate::embedded;
 use crate::error::StartupError;
 use crate::http::{self, Response, JSON, NO_STORE, TEXT_PLAIN};
 use crate::negotiate;
 
-static DATA: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/data");
 const EMBEDDED_FILE: &str = "stories.txt";
 
 /// One story, ready to send.
@@ -37,9 +36,9 @@ pub struct Stories {
 impl Stories {
     /// The stories embedded at build time.
     pub fn embedded() -> Result<Self, StartupError> {
-        let file =
-            DATA.get_file(EMBEDDED_FILE).ok_or_else(|| StartupError(format!("embedded {EMBEDDED_FILE} is missing")))?;
-        Self::parse(file.contents()).map_err(|problem| StartupError(format!("embedded {EMBEDDED_FILE} {problem}")))
+        let content = embedded::file(EMBEDDED_FILE)
+            .ok_or_else(|| StartupError(format!("embedded {EMBEDDED_FILE} is missing")))?;
+        Self::parse(content).map_err(|problem| StartupError(format!("embedded {EMBEDDED_FILE} {problem}")))
     }
 
     /// The stories of `STORIES_FILE`.

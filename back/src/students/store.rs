@@ -22,8 +22,8 @@ use tokio::sync::{oneshot, Mutex};
 
 use super::validate;
 
-/// Used when the store file does not exist yet; the file is written on the first change.
-const SAMPLE: &str = include_str!("../../data/student_age.sample.json");
+/// The embedded file used when the store file does not exist yet; the file is written on the first change.
+const SAMPLE_FILE: &str = "student_age.sample.json";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Student {
@@ -213,8 +213,10 @@ impl Store {
                 (students, false)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let students = parse(SAMPLE.as_bytes())
-                    .map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
+                let sample = crate::embedded::file(SAMPLE_FILE)
+                    .ok_or_else(|| OpenError(format!("embedded {SAMPLE_FILE} is missing")))?;
+                let students =
+                    parse(sample).map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
                 (students, true)
             }
             Err(e) => return Err(OpenError(format!("cannot read student store {shown}: {e}"))),
