@@ -75,7 +75,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const DEFAULT_PORT: u16 = 5000;
 pub const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
 pub const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
 
@@ -229,18 +228,14 @@ fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
-/// `250ms`, `10s`, `2m`, or a bare number of seconds.
+/// `250ms`, `10s`, `2m`, or a bare number of seconds. humantime parses the number and unit; the
+/// check before it keeps to the forms the README documents (no spaces, no other unit).
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => value.split_at(at),
-        None => (value, "s"),
-    };
     let invalid = || format!("{value:?} is not a duration such as 500ms, 10s or 2m");
-    let n: u64 = number.parse().map_err(|_| invalid())?;
+    let unit = value.trim_start_matches(|c: char| c.is_ascii_digit());
     let duration = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(invalid)?),
+        "" => Duration::from_secs(value.parse().map_err(|_| invalid())?),
+        "ms" | "s" | "m" if unit.len() < value.len() => humantime::parse_duration(value).map_err(|_| invalid())?,
         _ => return Err(invalid()),
     };
     if duration > Duration::from_secs(24 * 3600) {
@@ -333,6 +328,10 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999999m").is_err());
+        // humantime alone would take these; the README documents none of them.
+        for other in ["1h", "10 s", "1m30s", "5sec", "ms", " 10s"] {
+            assert!(parse_duration(other).is_err(), "{other}");
+        }
     }
 
     #[test]

@@ -11,10 +11,10 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::StatusCode;
 
+use crate::embedded::OPENAPI;
 use crate::http::{self, Response, NO_STORE};
 use crate::metrics::Metrics;
 
-const OPENAPI: &[u8] = include_bytes!("../openapi.json");
 const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
 /// Whether the server takes new work; turned off when shutdown begins, never back on.

@@ -14,36 +14,15 @@ use crate::students::StudentsApi;
 /// What every route outside the student API accepts.
 const LOCAL_ALLOW: &str = "GET, HEAD, OPTIONS";
 
-/// The routes served here (the student API routes its own paths).
-#[derive(Clone, Copy)]
-enum Local {
-    Story,
-    Healthz,
-    Readyz,
-    Metrics,
-    Openapi,
-}
-
-impl Local {
-    fn from_path(path: &str) -> Option<Self> {
-        match path {
-            "/racontemoiunehistoire" => Some(Local::Story),
-            "/healthz" => Some(Local::Healthz),
-            "/readyz" => Some(Local::Readyz),
-            "/metrics" => Some(Local::Metrics),
-            "/openapi.json" => Some(Local::Openapi),
-            _ => None,
-        }
-    }
-
-    fn route(self) -> Route {
-        match self {
-            Local::Story => Route::Story,
-            Local::Healthz => Route::Healthz,
-            Local::Readyz => Route::Readyz,
-            Local::Metrics => Route::Metrics,
-            Local::Openapi => Route::Openapi,
-        }
+/// The route of a path served here (the student API routes its own paths).
+fn local_route(path: &str) -> Option<Route> {
+    match path {
+        "/racontemoiunehistoire" => Some(Route::Story),
+        "/healthz" => Some(Route::Healthz),
+        "/readyz" => Some(Route::Readyz),
+        "/metrics" => Some(Route::Metrics),
+        "/openapi.json" => Some(Route::Openapi),
+        _ => None,
     }
 }
 
@@ -69,14 +48,14 @@ impl Router {
 
     async fn dispatch(&self, request: Request<Incoming>, cors_allowed: bool) -> (Route, Response) {
         let path = request.uri().path();
-        if let Some(local) = Local::from_path(path) {
+        if let Some(route) = local_route(path) {
             let response = match *request.method() {
                 // hyper sends the headers of a HEAD answer, with its Content-Length, and no body.
-                Method::GET | Method::HEAD => self.local(local, request.headers()),
+                Method::GET | Method::HEAD => self.local(route, request.headers()),
                 Method::OPTIONS => options(request.headers(), cors_allowed, HeaderValue::from_static(LOCAL_ALLOW)),
                 _ => http::method_not_allowed(LOCAL_ALLOW),
             };
-            return (local.route(), response);
+            return (route, response);
         }
         if self.students.matches(path) {
             if request.method() != Method::OPTIONS {
@@ -91,13 +70,15 @@ impl Router {
         (Route::NotFound, http::not_found())
     }
 
-    fn local(&self, local: Local, headers: &HeaderMap) -> Response {
-        match local {
-            Local::Story => self.stories.respond(headers),
-            Local::Healthz => self.ops.healthz(),
-            Local::Readyz => self.ops.readyz(),
-            Local::Metrics => self.ops.metrics(),
-            Local::Openapi => self.ops.openapi(),
+    fn local(&self, route: Route, headers: &HeaderMap) -> Response {
+        match route {
+            Route::Story => self.stories.respond(headers),
+            Route::Healthz => self.ops.healthz(),
+            Route::Readyz => self.ops.readyz(),
+            Route::Metrics => self.ops.metrics(),
+            Route::Openapi => self.ops.openapi(),
+            // Never a `local_route`.
+            Route::Students | Route::NotFound => http::not_found(),
         }
     }
 }
@@ -131,9 +112,9 @@ mod tests {
 
     #[test]
     fn local_paths_are_exact() {
-        assert!(Local::from_path("/healthz").is_some());
+        assert_eq!(local_route("/healthz"), Some(Route::Healthz));
         for path in ["/healthz/", "/HEALTHZ", "/racontemoiunehistoire/x", "/racontemoi%75nehistoire", "*", ""] {
-            assert!(Local::from_path(path).is_none(), "{path}");
+            assert!(local_route(path).is_none(), "{path}");
         }
     }
 }

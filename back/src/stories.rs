@@ -16,8 +16,6 @@ use crate::error::StartupError;
 use crate::http::{self, Response, JSON, NO_STORE, TEXT_PLAIN};
 use crate::negotiate;
 
-const EMBEDDED_FILE: &str = "stories.txt";
-
 /// One story, ready to send.
 #[derive(Debug)]
 struct Story {
@@ -36,9 +34,7 @@ pub struct Stories {
 impl Stories {
     /// The stories embedded at build time.
     pub fn embedded() -> Result<Self, StartupError> {
-        let content = embedded::file(EMBEDDED_FILE)
-            .ok_or_else(|| StartupError(format!("embedded {EMBEDDED_FILE} is missing")))?;
-        Self::parse(content).map_err(|problem| StartupError(format!("embedded {EMBEDDED_FILE} {problem}")))
+        Self::parse(embedded::STORIES).map_err(|problem| StartupError(format!("embedded stories.txt {problem}")))
     }
 
     /// The stories of `STORIES_FILE`.
@@ -61,14 +57,6 @@ impl Stories {
             return Err("has no story (it is empty or blank)".into());
         }
         Ok(Stories { lines, text_headers: answer_headers(TEXT_PLAIN), json_headers: answer_headers(JSON) })
-    }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
     }
 
     /// A random story, as JSON when the request's `Accept` prefers it, else as plain text.
@@ -136,7 +124,7 @@ mod tests {
     #[test]
     fn embedded_file_has_a_hundred_stories() {
         let stories = Stories::embedded().unwrap();
-        assert!(stories.len() >= 100, "{}", stories.len());
+        assert!(stories.lines.len() >= 100, "{}", stories.lines.len());
         assert!(texts(&stories).iter().all(|line| !line.is_empty() && line.len() < 400));
     }
 

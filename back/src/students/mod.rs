@@ -107,14 +107,6 @@ impl StudentsApi {
         })
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    pub fn is_configured(&self) -> bool {
-        self.auth.is_some()
-    }
-
     /// Lines to log once at startup, as warnings.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -232,7 +224,7 @@ mod tests {
     #[test]
     fn not_configured_answers_503_and_warns() {
         let api = api(false, missing_store());
-        assert!(!api.is_configured());
+        assert!(api.auth.is_none());
         assert!(api.warnings().iter().any(|w| w.starts_with(NOT_CONFIGURED)));
         let (status, body) = call(&api, "GET", "/supmit/api/v1.0/get_student_ages", Some(ROOT_ROOT));
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -1,9 +1,15 @@
-//! Percent-encoding of the student name in a path segment (RFC 3986).
+//! Percent-encoding of the student name in a path segment (RFC 3986), with `percent-encoding`.
 //!
 //! Decoding is strict: a `%` not followed by two hex digits, or bytes that are not UTF-8 once
-//! decoded, are refused rather than guessed at. `+` is a literal plus sign in a path.
+//! decoded, are refused rather than guessed at (the crate would keep such a `%` as it is).
+//! `+` is a literal plus sign in a path.
 
 use std::fmt;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Everything but RFC 3986 unreserved characters is encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
@@ -24,46 +30,22 @@ impl fmt::Display for DecodeError {
 
 /// Decodes every `%XX` of a path segment.
 pub fn decode(segment: &str) -> Result<String, DecodeError> {
-    if !segment.contains('%') {
-        return Ok(segment.to_owned());
+    let well_formed = segment
+        .split('%')
+        .skip(1)
+        .all(|after| after.as_bytes().get(..2).is_some_and(|pair| pair.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return Err(DecodeError::BadEscape);
     }
-    let mut bytes = Vec::with_capacity(segment.len());
-    let mut input = segment.bytes();
-    while let Some(byte) = input.next() {
-        if byte == b'%' {
-            let high = input.next().and_then(hex_value).ok_or(DecodeError::BadEscape)?;
-            let low = input.next().and_then(hex_value).ok_or(DecodeError::BadEscape)?;
-            bytes.push(high << 4 | low);
-        } else {
-            bytes.push(byte);
-        }
-    }
-    String::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
+    match percent_decode_str(segment).decode_utf8() {
+        Ok(name) => Ok(name.into_owned()),
+        Err(_) => Err(DecodeError::NotUtf8),
     }
 }
 
 /// Encodes `text` for use as one path segment: everything but RFC 3986 unreserved characters.
 pub fn encode(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    out
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 #[cfg(test)]
