@@ -22,7 +22,8 @@ def comments(text: str) -> dict[str, str]:
         stripped = line.strip()
         if stripped.startswith("#"):
             body = stripped[1:]
-            if body.startswith(" ") and body[1:2] not in (" ", "-", "") and not body.startswith("  "):
+            # "# Text" is a description; "#  - item" or "#    key: v" a commented-out example.
+            if re.match(r" [^\s-]", body):
                 block.append(body.strip())
             continue
         match = KEY.match(line)
