@@ -6,7 +6,7 @@ from conftest import CHART, VALUES, find, helm_template, load_docs, pod_specs, r
 SCENARIOS = ["default", "all-enabled", "persistence", "argocd", "knative"]
 
 
-@pytest.mark.parametrize("values", [None, "all-enabled.yaml", "persistence.yaml"])
+@pytest.mark.parametrize("values", [None, "all-enabled.yaml", "persistence.yaml", "knative.yaml"])
 def test_helm_lint_strict(values):
     args = [tool("helm"), "lint", "--strict", str(CHART)]
     if values:
