@@ -76,3 +76,63 @@ def test_helm_test_pods_pass_then_fail_without_the_back(credentials, values, sta
         assert proc.returncode == 1, f"{name} passed without a back: {proc.stdout}{proc.stderr}"
         if name != "back":
             assert "answered 502" in proc.stderr, proc.stderr
+
+
+class _HostRecorder:
+    """A stand-in back that records the Host header of each request and answers 200."""
+
+    def __init__(self):
+        import http.server
+        import socket
+        import threading
+
+        hosts = self.hosts = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                hosts.append(self.headers.get("Host"))
+                body = b"une histoire\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class DualStack(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+            def server_bind(self):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                super().server_bind()
+
+        try:
+            self.server = DualStack(("::", 0), Handler)
+        except OSError:  # no IPv6 here: localhost is 127.0.0.1 only
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_front_sends_the_back_urls_host():
+    """The Knative mode's BACK_URL is the Knative Service's address, and Knative routes by the Host
+    header: the front must send the host of BACK_URL, not the browser's."""
+    recorder = _HostRecorder()
+    workdir = new_workdir("helm-test-host")
+    front = Front(workdir / "front", env_overrides={"BACK_URL": f"http://localhost:{recorder.port}"})
+    try:
+        front.start()
+        import urllib.request
+        request = urllib.request.Request(f"{front.origin}/racontemoiunehistoire", headers={"Host": "racontemoi.example.com"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        assert recorder.hosts == [f"localhost:{recorder.port}"]
+    finally:
+        front.stop()
+        recorder.close()
+        shutil.rmtree(workdir, ignore_errors=True)
