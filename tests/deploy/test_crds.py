@@ -98,8 +98,12 @@ def application_renders(argocd: list[dict], tmp: Path) -> dict[str, str]:
             helm = source.get("helm") or {}
             args = []
             for values in helm.get("valueFiles") or []:
-                path = CHART / values
-                if path.is_file():
+                # Relative to the chart, or to the repository root through a "$values" source.
+                candidates = [CHART / values, ROOT / values.removeprefix("$values/")]
+                path = next((c for c in candidates if c.is_file()), None)
+                if path is None and not helm.get("ignoreMissingValueFiles"):
+                    pytest.fail(f"Application {app['metadata']['name']}: value file {values} not found")
+                if path is not None:
                     args += ["--values", str(path)]
             if helm.get("valuesObject"):
                 inline = tmp / f"{app['metadata']['name']}-values.yaml"
