@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Serve) => serve(),
         Ok(Command::Healthcheck) => healthcheck(),
-        Ok(Command::Probe(url)) => probe_url(&url),
+        Ok(Command::Probe { url, expect }) => probe_url(&url, expect),
         Ok(Command::Version) => {
             println!("back {}", back::VERSION);
             ExitCode::SUCCESS
@@ -53,9 +53,9 @@ fn healthcheck() -> ExitCode {
     report(result.map(|status| (status, status == 200)), "/healthz")
 }
 
-fn probe_url(url: &str) -> ExitCode {
+fn probe_url(url: &str, expect: Option<u16>) -> ExitCode {
     let result = probe::parse_url(url).and_then(|parsed| probe::probe(&parsed));
-    report(result.map(|status| (status, (200..300).contains(&status))), url)
+    report(result.map(|status| (status, probe::is_expected(status, expect))), url)
 }
 
 /// One line about the probe, and its exit code.

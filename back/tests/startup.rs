@@ -154,6 +154,28 @@ fn probe_any_url() {
 }
 
 #[test]
+fn probe_expects_a_given_status() {
+    let server = Server::start(&[]);
+    let url = |path: &str| format!("http://{}{path}", server.addr());
+    let expect = |path: &str, status: &str| run_to_exit(&[], &["--probe", &url(path), "--expect", status], TIMEOUT);
+    let (code, stdout, _) = expect("/nope", "404");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("answered 404"), "{stdout}");
+    // The expected status only: a 2xx fails when another one is expected.
+    let (code, _, stderr) = expect("/healthz", "404");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("answered 200"), "{stderr}");
+    assert_eq!(expect("/healthz", "200").0, Some(0));
+    // A server that is down fails whatever is expected.
+    let down = url("/nope");
+    drop(server);
+    assert_eq!(run_to_exit(&[], &["--probe", &down, "--expect", "404"], TIMEOUT).0, Some(1));
+    let (code, _, stderr) = run_to_exit(&[], &["--probe", &down, "--expect", "four"], TIMEOUT);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--expect"), "{stderr}");
+}
+
+#[test]
 fn probe_times_out_on_a_silent_server() {
     // Accepts connections (the kernel does) but never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

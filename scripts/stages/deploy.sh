@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The deploy stage: renders k8s/, the Helm chart and argocd/ with the real tools (helm 4, kubectl's
 # kustomize) and checks them offline: helm lint, kubernetes-validate, checkov, hadolint, yamllint,
-# schema negative tests, consistency tests (tests/deploy/, pytest). No cluster is needed.
-# Tools come from scripts/setup/deploy.sh.
+# schema negative tests, custom objects against their real CRDs (../shared/crds), consistency
+# tests (tests/deploy/, pytest), and the helm test pods' commands run against a real front and
+# back on the host (hence the back's release build). No cluster is needed.
+# Tools come from scripts/setup/deploy.sh (and cargo from scripts/setup/back.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -17,6 +19,7 @@ export BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false
 export HELM_CACHE_HOME="$PWD/.cache/helm/cache" HELM_CONFIG_HOME="$PWD/.cache/helm/config" \
     HELM_DATA_HOME="$PWD/.cache/helm/data"
 
+cargo build --release -p back
 helm version --short
 kubectl version --client
 

@@ -27,8 +27,21 @@ KUBE_VERSION = "1.34.0"
 RELEASE = "racontemoi"
 NAMESPACE = "racontemoi"
 
-# Kinds whose schemas are CRDs, absent from kubernetes-validate: checked field by field instead.
-CRD_KINDS = {"ServiceMonitor", "Application", "AppProject"}
+# The real CRDs of the custom kinds, beside the project (not in the repository): test_crds.py.
+CRDS = ROOT.parent / "shared" / "crds"
+
+# API groups of the built-in kinds (kubernetes-validate knows them); any other dotted group is a
+# custom resource, validated against its CRD instead (test_crds.py).
+BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io",
+                  "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io", "node.k8s.io",
+                  "discovery.k8s.io", "certificates.k8s.io", "events.k8s.io", "admissionregistration.k8s.io",
+                  "apiextensions.k8s.io", "flowcontrol.apiserver.k8s.io", "resource.k8s.io"}
+
+
+def is_custom(doc: dict) -> bool:
+    """Whether a manifest is a custom resource (its kind comes from a CRD)."""
+    group = doc["apiVersion"].rpartition("/")[0]
+    return group not in BUILTIN_GROUPS
 
 
 def tool(name: str) -> str:
@@ -70,12 +83,13 @@ def find(docs: list[dict], kind: str, name: str | None = None) -> dict:
 
 
 def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
-    """(kind/name, pod spec) of every Deployment and bare Pod."""
+    """(kind/name, pod spec) of every workload: bare Pod, Deployment, StatefulSet, Knative Service."""
     specs = []
     for doc in docs:
         if doc["kind"] == "Pod":
             specs.append((f"Pod/{doc['metadata']['name']}", doc["spec"]))
-        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        elif doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job") or \
+                doc["apiVersion"] == "serving.knative.dev/v1":
             specs.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
     return specs
 
@@ -103,6 +117,7 @@ def renders(argocd_values_file, tmp_path_factory) -> dict[str, Path]:
         "all-enabled": (VALUES / "all-enabled.yaml",),
         "persistence": (VALUES / "persistence.yaml",),
         "argocd": (argocd_values_file,),
+        "knative": (VALUES / "knative.yaml",),
     }
     paths = {}
     for name, files in scenarios.items():

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from conftest import CHART, ROOT
+from conftest import CHART, ROOT, pod_specs
 
 BACK_SOURCES = sorted((ROOT / "back" / "src").rglob("*.rs"))
 FRONT_SOURCES = sorted((ROOT / "front" / "templates").glob("*.template")) + \
     sorted((ROOT / "front" / "docker-entrypoint.d").glob("*"))
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
 # Variables a values file may add through extraEnv for tools other than the app.
 EXTRA_ENV_ALLOWED = {"RUST_BACKTRACE"}
 
@@ -46,9 +46,9 @@ def contract_variables():
 
 def env_names(docs, component):
     names = set()
-    for doc in docs:
-        if doc["kind"] == "Deployment" and doc["metadata"]["name"].endswith(component):
-            for container in doc["spec"]["template"]["spec"]["containers"]:
+    for where, spec in pod_specs(docs):
+        if not where.startswith("Pod/") and where.endswith(component):
+            for container in spec["containers"]:
                 names |= {e["name"] for e in container.get("env", [])}
     return names
 

@@ -1,12 +1,12 @@
 """The chart: helm lint, the renders, and the rules of its templates."""
 import pytest
 
-from conftest import CHART, VALUES, find, helm_template, load_docs, run, tool
+from conftest import CHART, VALUES, find, helm_template, load_docs, pod_specs, run, tool
 
-SCENARIOS = ["default", "all-enabled", "persistence", "argocd"]
+SCENARIOS = ["default", "all-enabled", "persistence", "argocd", "knative"]
 
 
-@pytest.mark.parametrize("values", [None, "all-enabled.yaml", "persistence.yaml"])
+@pytest.mark.parametrize("values", [None, "all-enabled.yaml", "persistence.yaml", "knative.yaml"])
 def test_helm_lint_strict(values):
     args = [tool("helm"), "lint", "--strict", str(CHART)]
     if values:
@@ -32,7 +32,8 @@ def test_chart_metadata():
 def test_render_is_deterministic(scenario, renders, argocd_values_file):
     """Argo CD renders on every refresh: a random or lookup-dependent value means OutOfSync."""
     files = {"default": (), "all-enabled": (VALUES / "all-enabled.yaml",),
-             "persistence": (VALUES / "persistence.yaml",), "argocd": (argocd_values_file,)}[scenario]
+             "persistence": (VALUES / "persistence.yaml",), "argocd": (argocd_values_file,),
+             "knative": (VALUES / "knative.yaml",)}[scenario]
     assert helm_template(*files).stdout == renders[scenario].read_text()
 
 
@@ -50,9 +51,9 @@ def test_templates_use_no_lookup_or_randomness():
 def test_selectors_never_carry_version_or_chart(scenario, rendered):
     for doc in rendered[scenario]:
         selectors = []
-        if doc["kind"] == "Deployment":
+        if doc["kind"] in ("Deployment", "StatefulSet"):
             selectors.append(doc["spec"]["selector"]["matchLabels"])
-        if doc["kind"] == "Service":
+        if doc["kind"] == "Service" and doc["apiVersion"] == "v1":
             selectors.append(doc["spec"]["selector"])
         if doc["kind"] in ("PodDisruptionBudget", "ServiceMonitor"):
             selectors.append(doc["spec"]["selector"]["matchLabels"])
@@ -68,7 +69,8 @@ def test_default_render_objects(chart_default):
         "Deployment/racontemoi-back",
         "Deployment/racontemoi-front",
         "Pod/racontemoi-test-back",
-        "Pod/racontemoi-test-front",
+        "Pod/racontemoi-test-story",
+        "Pod/racontemoi-test-students",
         "Service/racontemoi-back",
         "Service/racontemoi-front",
         "ServiceAccount/racontemoi",
@@ -128,13 +130,20 @@ def test_default_store_is_a_read_only_configmap(chart_default):
     assert volume["configMap"]["name"] == "racontemoi-students"
 
 
-def test_persistence_runs_one_back_replica_with_recreate(rendered):
+def test_persistence_runs_one_back_replica_as_a_statefulset(rendered):
+    """One writer always: a StatefulSet never starts a replacement pod before the old one is gone
+    (a Deployment's ReplicaSet does, on a pod deletion or eviction, whatever its strategy)."""
     docs = rendered["persistence"]
-    spec = find(docs, "Deployment", "racontemoi-back")["spec"]
+    assert not [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "racontemoi-back"]
+    statefulset = find(docs, "StatefulSet", "racontemoi-back")
+    spec = statefulset["spec"]
     assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["podManagementPolicy"] == "OrderedReady"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert spec["serviceName"] == find(docs, "Service", "racontemoi-back")["metadata"]["name"]
     pvc = find(docs, "PersistentVolumeClaim", "racontemoi-students")
     assert pvc["spec"]["storageClassName"] == "standard"
+    assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     pod = spec["template"]["spec"]
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == "/data")
     assert mount["readOnly"] is False
@@ -143,11 +152,17 @@ def test_persistence_runs_one_back_replica_with_recreate(rendered):
     assert not [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "racontemoi-students"]
 
 
+def _back_pod(docs):
+    (spec,) = [spec for where, spec in pod_specs(docs) if where.endswith("/racontemoi-back")]
+    return spec
+
+
 def test_credentials_are_files_from_the_secret(rendered):
     for scenario, secret in (("all-enabled", "racontemoi-api-credentials"),
+                             ("knative", "racontemoi-api-credentials"),
                              ("argocd", "racontemoi-api-credentials"),
                              ("persistence", "racontemoi-api-credentials")):
-        pod = find(rendered[scenario], "Deployment", "racontemoi-back")["spec"]["template"]["spec"]
+        pod = _back_pod(rendered[scenario])
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         assert "API_PASSWORD" not in env and "API_USERNAME" not in env
         assert env["API_PASSWORD_FILE"]["value"] == "/run/secrets/racontemoi-api/password"
@@ -173,14 +188,38 @@ def test_digest_pins_the_image(rendered):
     assert container["image"] == "racontemoi-back@sha256:" + "0" * 64
 
 
-def test_helm_test_hooks_probe_both_services(chart_default):
-    pods = [d for d in chart_default if d["kind"] == "Pod"]
-    commands = sorted(p["spec"]["containers"][0]["command"] for p in pods)
-    assert commands == [["/back", "--probe", "http://racontemoi-back:5000/healthz"],
-                        ["/back", "--probe", "http://racontemoi-front:80/healthz"]]
+def _test_commands(docs):
+    pods = [d for d in docs if d["kind"] == "Pod"]
     for pod in pods:
         assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["command"] for p in pods}
+
+
+def test_helm_test_takes_the_users_path(rendered):
+    """The story and the students route through the front, so a front that cannot reach the back
+    fails `helm test` (tests/deploy/test_helm_test_pods.py runs these commands against a real
+    front and back)."""
+    assert _test_commands(rendered["default"]) == {
+        "racontemoi-test-back": ["/back", "--probe", "http://racontemoi-back:5000/readyz"],
+        "racontemoi-test-story": ["/back", "--probe", "http://racontemoi-front:80/racontemoiunehistoire"],
+        # No credentials configured: the back answers the student routes 503.
+        "racontemoi-test-students": ["/back", "--probe", "http://racontemoi-front:80/supmit/api/v1.0/students",
+                                     "--expect", "503"],
+    }
+    # With credentials, a request without them is refused: 401.
+    assert _test_commands(rendered["all-enabled"])["racontemoi-test-students"][-2:] == ["--expect", "401"]
+    for pod in (d for d in rendered["default"] if d["kind"] == "Pod"):
         assert pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_helm_test_in_the_knative_mode(rendered):
+    commands = _test_commands(rendered["knative"])
+    assert commands["racontemoi-test-back"] == \
+        ["/back", "--probe", "http://racontemoi-back.racontemoi.svc.cluster.local/readyz"]
+    assert commands["racontemoi-test-students"][-2:] == ["--expect", "401"]
+    # A cold start may outlast the probe's timeout: the pods retry until helm test's --timeout.
+    for pod in (d for d in rendered["knative"] if d["kind"] == "Pod"):
+        assert pod["spec"]["restartPolicy"] == "OnFailure"
 
 
 def test_network_policy_lets_only_front_and_tests_reach_back(rendered):
@@ -209,8 +248,57 @@ def test_notes_per_service_type():
     (["--set", "front.pdb.enabled=true", "--set", "front.pdb.maxUnavailable=1"],
      "set exactly one of minAvailable and maxUnavailable"),
     (["--set", "stories.lines[0]=a", "--set", "stories.existingConfigMap=mine"], "not both"),
+    (["--set", "knative.enabled=true", "--set", "students.persistence.enabled=true"],
+     "a writable file cannot follow back instances that come and go"),
+    (["--set", "knative.enabled=true", "--set", "back.autoscaling.enabled=true"], "disable back.autoscaling"),
+    (["--set", "knative.enabled=true", "--set", "back.pdb.enabled=true"], "disable back.pdb"),
+    (["--set", "knative.enabled=true", "--set", "serviceMonitor.enabled=true"], "disable serviceMonitor"),
+    (["--set", "httpRoute.enabled=true"], "name the Gateway to attach to in httpRoute.parentRefs"),
 ])
 def test_inconsistent_values_fail_with_a_message(values, message):
     proc = helm_template(extra=tuple(values), check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_knative_mode_replaces_the_back_workload(rendered):
+    docs = rendered["knative"]
+    names = {(d["apiVersion"], d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("serving.knative.dev/v1", "Service", "racontemoi-back") in names
+    for kind in ("Deployment", "StatefulSet", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
+        assert not [n for n in names if n[1] == kind and n[2] == "racontemoi-back"], kind
+    assert not [n for n in names if n[:2] == ("v1", "Service") and n[2] == "racontemoi-back"]
+    service = find(docs, "Service", "racontemoi-back")
+    assert service["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    template = service["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["autoscaling.knative.dev/min-scale"] == "0"
+    assert annotations["autoscaling.knative.dev/max-scale"] == "5"
+    assert annotations["autoscaling.knative.dev/target"] == "50"
+    assert annotations["autoscaling.knative.dev/scale-down-delay"] == "30s"
+    (container,) = template["spec"]["containers"]
+    assert container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    assert "lifecycle" not in container, "Knative rejects lifecycle hooks"
+    env = {e["name"] for e in container["env"]}
+    assert "PORT" not in env, "Knative sets PORT itself (and rejects it)"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert "port" not in container[probe]["httpGet"]
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/data")
+    assert mount["readOnly"] is True
+    front = find(docs, "Deployment", "racontemoi-front")
+    assert _env(front)["BACK_URL"] == "http://racontemoi-back.racontemoi.svc.cluster.local"
+    # The defaults: scale to zero.
+    default = load_docs(helm_template(extra=("--set", "knative.enabled=true")).stdout)
+    knative = find(default, "Service", "racontemoi-back")["spec"]["template"]["metadata"]["annotations"]
+    assert knative["autoscaling.knative.dev/min-scale"] == "0"
+
+
+def test_http_route_to_the_front(rendered):
+    route = find(rendered["knative"], "HTTPRoute")
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["metadata"]["annotations"] == {"example.com/team": "stories"}
+    assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gateway-system", "sectionName": "http"}]
+    assert route["spec"]["hostnames"] == ["racontemoi.example.com"]
+    (rule,) = route["spec"]["rules"]
+    assert rule["backendRefs"] == [{"name": "racontemoi-front", "port": 80}]
+    assert not [d for d in rendered["default"] if d["kind"] == "HTTPRoute"], "off by default"

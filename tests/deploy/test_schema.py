@@ -27,6 +27,13 @@ BAD_VALUES = {
     "prefix without slash": ("students: {apiPrefix: api}", "at '/students/apiPrefix'"),
     "backUrl with a path": ("front: {backUrl: \"http://back:5000/api\"}", "at '/front/backUrl'"),
     "extraEnv not a list": ("back: {extraEnv: {A: b}}", "at '/back/extraEnv': got object, want array"),
+    "negative knative min-scale": ("knative: {enabled: true, minScale: -1}", "at '/knative/minScale': minimum"),
+    "knative delay without unit": ("knative: {enabled: true, scaleDownDelay: \"30\"}", "at '/knative/scaleDownDelay'"),
+    "misspelt knative key": ("knative: {enabled: true, minScal: 1}", "additional properties 'minScal' not allowed"),
+    "parentRef without a name": ("httpRoute: {enabled: true, parentRefs: [{namespace: gw}]}",
+                                 "at '/httpRoute/parentRefs/0': missing property 'name'"),
+    "hostname with a scheme": ("httpRoute: {enabled: true, hostnames: [\"https://a.example.com\"]}",
+                               "at '/httpRoute/hostnames/0'"),
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT, pod_specs
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
 UIDS = {"back": 65532, "front": 101, "probe": 65532}
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
                       "projected", "secret"}
@@ -22,8 +22,11 @@ def test_pods_meet_the_restricted_pod_security_standard(target, rendered):
     assert specs
     for where, spec in specs:
         pod_ctx = spec.get("securityContext", {})
-        assert pod_ctx.get("runAsNonRoot") is True, where
-        assert pod_ctx.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+        # At the pod's level, or on every container (the Knative mode: Knative puts the pod's
+        # securityContext behind a feature flag).
+        for field, value in (("runAsNonRoot", True), ("seccompProfile", {"type": "RuntimeDefault"})):
+            assert pod_ctx.get(field) == value or \
+                all(c["securityContext"].get(field) == value for c in containers(spec)), f"{where}: {field}"
         assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"), where
         assert spec.get("automountServiceAccountToken") is False, where
         for volume in spec.get("volumes", []):
@@ -44,7 +47,7 @@ def test_pods_meet_the_restricted_pod_security_standard(target, rendered):
 @pytest.mark.parametrize("target", TARGETS)
 def test_long_running_pods_have_probes_and_a_graceful_stop(target, rendered):
     for doc in rendered[target]:
-        if doc["kind"] != "Deployment":
+        if doc["kind"] not in ("Deployment", "StatefulSet"):
             continue
         spec = doc["spec"]["template"]["spec"]
         (container,) = spec["containers"]
@@ -59,7 +62,7 @@ def _selects(selector, labels):
     return selector.get("matchLabels", {}).items() <= labels.items() and not selector.get("matchExpressions")
 
 
-@pytest.mark.parametrize("target", ["k8s", "all-enabled", "persistence", "argocd"])
+@pytest.mark.parametrize("target", ["k8s", "all-enabled", "persistence", "argocd", "knative"])
 def test_every_pod_is_covered_by_a_network_policy(target, rendered):
     """Replaces checkov's CKV2_K8S_6 (skipped: the chart's policies are opt-in) on the renders that
     enable them."""
@@ -69,7 +72,7 @@ def test_every_pod_is_covered_by_a_network_policy(target, rendered):
     for doc in docs:
         if doc["kind"] == "Pod":
             labels = doc["metadata"]["labels"]
-        elif doc["kind"] == "Deployment":
+        elif doc["kind"] in ("Deployment", "StatefulSet"):
             labels = doc["spec"]["template"]["metadata"]["labels"]
         else:
             continue

@@ -1,16 +1,17 @@
-"""Every manifest against the Kubernetes API schemas (kubernetes-validate, offline, strict), and
-the custom resources, which those schemas lack, field by field."""
+"""Every manifest of a built-in kind against the Kubernetes API schemas (kubernetes-validate,
+offline, strict); the custom resources, which those schemas lack, against their real CRDs in
+test_crds.py, and the ServiceMonitor's wiring field by field here."""
 import pytest
 import yaml
 
-from conftest import CRD_KINDS, KUBE_VERSION, run, tool
+from conftest import KUBE_VERSION, is_custom, run, tool
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_kubernetes_validate_strict(target, renders, rendered, tmp_path):
-    docs = [d for d in rendered[target] if d["kind"] not in CRD_KINDS]
+    docs = [d for d in rendered[target] if not is_custom(d)]
     path = tmp_path / f"{target}.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     proc = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBE_VERSION, str(path),
@@ -20,8 +21,8 @@ def test_kubernetes_validate_strict(target, renders, rendered, tmp_path):
 
 
 def test_kubernetes_validate_argocd_secret(argocd_docs, tmp_path):
-    """The repository Secret is a core object: validated like the rest (the CRDs: test_argocd.py)."""
-    docs = [d for d in argocd_docs if d["kind"] not in CRD_KINDS]
+    """The repository Secret is a core object: validated like the rest (the custom ones: test_crds.py)."""
+    docs = [d for d in argocd_docs if not is_custom(d)]
     assert [d["kind"] for d in docs] == ["Secret"]
     path = tmp_path / "argocd.yaml"
     path.write_text(yaml.safe_dump_all(docs))

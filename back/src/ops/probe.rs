@@ -64,6 +64,14 @@ pub fn probe(url: &Url) -> Result<u16, String> {
     get_status(&addrs, &url.authority, &url.path, deadline)
 }
 
+/// Whether `--probe` succeeds on `status`: the `--expect`ed status, or any 2xx without one.
+pub fn is_expected(status: u16, expect: Option<u16>) -> bool {
+    match expect {
+        Some(expected) => status == expected,
+        None => (200..300).contains(&status),
+    }
+}
+
 /// `--healthcheck`: where to reach this process's own `/healthz`, given its listen address.
 /// A wildcard address is reached on loopback; a specific one (such as `::1`) as it is.
 pub fn healthcheck_targets(listen: SocketAddr) -> Vec<SocketAddr> {
@@ -177,6 +185,14 @@ mod tests {
             vec!["127.0.0.1:5000".parse().unwrap(), "[::1]:5000".parse().unwrap()]
         );
         assert_eq!(healthcheck_targets("[::1]:81".parse().unwrap()), vec!["[::1]:81".parse().unwrap()]);
+    }
+
+    #[test]
+    fn expected_statuses() {
+        assert!(is_expected(200, None) && is_expected(204, None));
+        assert!(!is_expected(401, None) && !is_expected(301, None));
+        assert!(is_expected(401, Some(401)));
+        assert!(!is_expected(200, Some(401)) && !is_expected(502, Some(401)));
     }
 
     #[test]

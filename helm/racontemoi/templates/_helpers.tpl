@@ -65,10 +65,16 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The URL nginx proxies to: front.backUrl, or this release's back Service. */}}
+{{/*
+The URL nginx proxies to: front.backUrl, or this release's back Service; in the Knative mode the
+Knative Service's cluster-local address (port 80, routed by its Host header, which nginx sets
+from this URL).
+*/}}
 {{- define "racontemoi.backUrl" -}}
 {{- if .Values.front.backUrl }}
 {{- .Values.front.backUrl }}
+{{- else if .Values.knative.enabled }}
+{{- printf "http://%s.%s.svc.cluster.local" (include "racontemoi.componentName" (dict "root" . "component" "back")) .Release.Namespace }}
 {{- else }}
 {{- printf "http://%s:%d" (include "racontemoi.componentName" (dict "root" . "component" "back")) (int .Values.back.service.port) }}
 {{- end }}
@@ -101,6 +107,23 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- if .Values.back.pdb.enabled }}
 {{- fail "students.persistence.enabled runs a single back replica: a back PodDisruptionBudget would block every node drain; disable back.pdb" }}
 {{- end }}
+{{- end }}
+{{- if .Values.knative.enabled }}
+{{- if .Values.students.persistence.enabled }}
+{{- fail "knative.enabled and students.persistence.enabled: a writable file cannot follow back instances that come and go (scale to zero); the Knative mode serves the read-only ConfigMap store: disable students.persistence" }}
+{{- end }}
+{{- if .Values.back.autoscaling.enabled }}
+{{- fail "knative.enabled: Knative scales the back itself (knative.minScale, knative.maxScale): disable back.autoscaling" }}
+{{- end }}
+{{- if .Values.back.pdb.enabled }}
+{{- fail "knative.enabled: Knative removes idle back instances itself; a PodDisruptionBudget does not apply: disable back.pdb" }}
+{{- end }}
+{{- if .Values.serviceMonitor.enabled }}
+{{- fail "knative.enabled: the ServiceMonitor scrapes the back's Service, which the Knative mode replaces: disable serviceMonitor" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
+{{- fail "httpRoute.enabled: name the Gateway to attach to in httpRoute.parentRefs (e.g. [{name: my-gateway, namespace: gateway-system}])" }}
 {{- end }}
 {{- if and .Values.stories.lines .Values.stories.existingConfigMap }}
 {{- fail "stories: set lines or existingConfigMap, not both" }}

@@ -1,0 +1,88 @@
+{{/*
+The back's container parts shared by its Deployment (or StatefulSet, with persistence) and its
+Knative Service: environment, volume mounts and volumes. PORT is set by the caller: 5000 in a
+Deployment, injected by Knative (8080) in the Knative mode.
+*/}}
+
+{{/* The back's env entries, PORT excepted. */}}
+{{- define "racontemoi.backEnv" -}}
+{{- $credentials := include "racontemoi.credentialsSecretName" . }}
+- name: STUDENTS_API_PREFIX
+  value: {{ .Values.students.apiPrefix | quote }}
+- name: STUDENT_AGE_FILE
+  value: /data/student_age.json
+{{- if .Values.students.persistence.enabled }}
+{{- /*
+The spot for the back's "store writable by design" variable (issue 9, the back's side): with
+persistence the store is meant to be writable, so a store that cannot be written must fail
+readiness. Add it here once the back names it.
+*/}}
+{{- end }}
+{{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
+- name: STORIES_FILE
+  value: {{ printf "/etc/racontemoi/stories/%s" .Values.stories.key | quote }}
+{{- end }}
+{{- if $credentials }}
+- name: API_USERNAME_FILE
+  value: /run/secrets/racontemoi-api/username
+- name: API_PASSWORD_FILE
+  value: /run/secrets/racontemoi-api/password
+{{- end }}
+{{- with include "racontemoi.userEnv" .Values.back | trim }}
+{{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "racontemoi.backVolumeMounts" -}}
+- name: students
+  mountPath: /data
+  readOnly: {{ not .Values.students.persistence.enabled }}
+{{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
+- name: stories
+  mountPath: /etc/racontemoi/stories
+  readOnly: true
+{{- end }}
+{{- if include "racontemoi.credentialsSecretName" . }}
+- name: api-credentials
+  mountPath: /run/secrets/racontemoi-api
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "racontemoi.backVolumes" -}}
+{{- $credentials := include "racontemoi.credentialsSecretName" . }}
+- name: students
+  {{- if .Values.students.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ default (printf "%s-students" (include "racontemoi.fullname" .)) .Values.students.persistence.existingClaim }}
+  {{- else }}
+  configMap:
+    name: {{ include "racontemoi.fullname" . }}-students
+  {{- end }}
+{{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
+- name: stories
+  configMap:
+    name: {{ default (printf "%s-stories" (include "racontemoi.fullname" .)) .Values.stories.existingConfigMap }}
+    items:
+      - key: {{ .Values.stories.key }}
+        path: {{ .Values.stories.key }}
+{{- end }}
+{{- if $credentials }}
+- name: api-credentials
+  secret:
+    secretName: {{ $credentials }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.students.auth.usernameKey }}
+        path: username
+      - key: {{ .Values.students.auth.passwordKey }}
+        path: password
+{{- end }}
+{{- end }}
+
+{{/* Pod annotations that roll the back when its configuration changes. */}}
+{{- define "racontemoi.backChecksums" -}}
+checksum/students: {{ include (print .Template.BasePath "/students-configmap.yaml") . | sha256sum }}
+checksum/stories: {{ include (print .Template.BasePath "/stories-configmap.yaml") . | sha256sum }}
+checksum/credentials: {{ include (print .Template.BasePath "/students-secret.yaml") . | sha256sum }}
+{{- end }}

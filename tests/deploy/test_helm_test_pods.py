@@ -1,0 +1,138 @@
+"""`helm test` of the path users take, run on the host: the commands of the chart's rendered test
+pods, against a real front (Debian's nginx with the front's real config, as tests/front/harness.py
+runs it) proxying to the real back binary. With the back stopped they must fail: a front that
+cannot reach the back fails `helm test`."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, VALUES, helm_template, load_docs
+
+sys.path.insert(0, str(ROOT / "tests" / "front"))
+from harness import BACK_BINARY, STUDENTS_PREFIX, Back, Front, new_workdir  # noqa: E402
+
+# The chart's prefix is the one the harness's front and back use.
+assert STUDENTS_PREFIX == "/supmit/api/v1.0"
+
+
+def test_pod_commands(*values: Path) -> dict[str, list[str]]:
+    docs = load_docs(helm_template(*values).stdout)
+    return {d["metadata"]["name"].removeprefix("racontemoi-test-"): d["spec"]["containers"][0]["command"]
+            for d in docs if d["kind"] == "Pod" and d["metadata"]["annotations"].get("helm.sh/hook") == "test"}
+
+
+test_pod_commands.__test__ = False  # a helper, not a test
+
+
+def run_on_host(command: list[str], stack) -> subprocess.CompletedProcess:
+    """A test pod's command on this machine: the back binary, the Services' URLs as the local ports."""
+    assert command[0] == "/back"
+    args = [a.replace("http://racontemoi-front:80", stack["front"].origin)
+             .replace("http://racontemoi-back:5000", stack["back"].url) for a in command[1:]]
+    return subprocess.run([str(BACK_BINARY), *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def stack():
+    """Starts a back (with or without credentials) and a front proxying to it."""
+    if not BACK_BINARY.exists():
+        pytest.fail(f"{BACK_BINARY} is missing: the deploy stage builds it (cargo build --release -p back)")
+    workdir = new_workdir("helm-test")
+    started = {}
+
+    def start(credentials: bool) -> dict:
+        env = {} if credentials else {"API_USERNAME": None, "API_PASSWORD": None}
+        started["back"] = Back(workdir / "back", env_overrides=env).start()
+        started["front"] = Front(workdir / "front", env_overrides={"BACK_URL": started["back"].url}).start()
+        return started
+
+    yield start
+    if "front" in started:
+        started["front"].stop()
+    if "back" in started:
+        started["back"].stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("credentials, values", [(True, VALUES / "all-enabled.yaml"), (False, None)],
+                         ids=["with-credentials", "without-credentials"])
+def test_helm_test_pods_pass_then_fail_without_the_back(credentials, values, stack):
+    commands = test_pod_commands(*([values] if values else []))
+    assert set(commands) == {"back", "story", "students"}
+    assert commands["students"][-2:] == ["--expect", "401" if credentials else "503"]
+    running = stack(credentials)
+    for name, command in commands.items():
+        proc = run_on_host(command, running)
+        assert proc.returncode == 0, f"{name}: {command}: {proc.stdout}{proc.stderr}"
+    # The front alone, its back gone: nginx answers 502, and every test pod fails.
+    running["back"].stop()
+    for name, command in commands.items():
+        proc = run_on_host(command, running)
+        assert proc.returncode == 1, f"{name} passed without a back: {proc.stdout}{proc.stderr}"
+        if name != "back":
+            assert "answered 502" in proc.stderr, proc.stderr
+
+
+class _HostRecorder:
+    """A stand-in back that records the Host header of each request and answers 200."""
+
+    def __init__(self):
+        import http.server
+        import socket
+        import threading
+
+        hosts = self.hosts = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                hosts.append(self.headers.get("Host"))
+                body = b"une histoire\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class DualStack(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+            def server_bind(self):
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                super().server_bind()
+
+        try:
+            self.server = DualStack(("::", 0), Handler)
+        except OSError:  # no IPv6 here: localhost is 127.0.0.1 only
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_front_sends_the_back_urls_host():
+    """The Knative mode's BACK_URL is the Knative Service's address, and Knative routes by the Host
+    header: the front must send the host of BACK_URL, not the browser's."""
+    recorder = _HostRecorder()
+    workdir = new_workdir("helm-test-host")
+    front = Front(workdir / "front", env_overrides={"BACK_URL": f"http://localhost:{recorder.port}"})
+    try:
+        front.start()
+        import urllib.request
+        request = urllib.request.Request(f"{front.origin}/racontemoiunehistoire", headers={"Host": "racontemoi.example.com"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        assert recorder.hosts == [f"localhost:{recorder.port}"]
+    finally:
+        front.stop()
+        recorder.close()
+        shutil.rmtree(workdir, ignore_errors=True)
