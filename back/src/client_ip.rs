@@ -53,7 +53,8 @@ impl TrustedProxies {
             return client;
         }
         // Several header lines are one list, in order (RFC 9110 §5.3): walk them all from the end.
-        let hops = headers.get_all(X_FORWARDED_FOR).iter().rev().flat_map(|line| line.to_str().unwrap_or("").rsplit(','));
+        let hops =
+            headers.get_all(X_FORWARDED_FOR).iter().rev().flat_map(|line| line.to_str().unwrap_or("").rsplit(','));
         for hop in hops.map(str::trim) {
             // An entry that is not an address ends the walk: the last trusted hop is the client.
             let Ok(addr) = hop.parse::<IpAddr>() else { break };

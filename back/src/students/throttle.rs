@@ -146,11 +146,7 @@ impl LoginThrottle {
     pub fn render_metrics(&self, out: &mut String) {
         let counters = [
             ("racontemoi_login_failures_total", "Logins refused 401 for wrong credentials.", &self.failures),
-            (
-                "racontemoi_login_throttled_total",
-                "Login attempts refused 429 without being checked.",
-                &self.throttled,
-            ),
+            ("racontemoi_login_throttled_total", "Login attempts refused 429 without being checked.", &self.throttled),
             (
                 "racontemoi_login_lockouts_total",
                 "Times a client reached LOGIN_THROTTLE_FAILURES in one window.",
@@ -166,8 +162,16 @@ impl LoginThrottle {
             writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Relaxed)).ok();
         }
         let gauges = [
-            ("racontemoi_login_throttle_clients", "Clients with failed logins in their current window.", self.tracked()),
-            ("racontemoi_login_throttle_max_clients", "The cap of that table (LOGIN_THROTTLE_MAX_CLIENTS).", self.max_clients),
+            (
+                "racontemoi_login_throttle_clients",
+                "Clients with failed logins in their current window.",
+                self.tracked(),
+            ),
+            (
+                "racontemoi_login_throttle_max_clients",
+                "The cap of that table (LOGIN_THROTTLE_MAX_CLIENTS).",
+                self.max_clients,
+            ),
         ];
         for (name, help, value) in gauges {
             writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}").ok();
