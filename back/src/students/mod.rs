@@ -263,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn throttled_answers_round_retry_after_up() {
+        for (retry, seconds) in [(0, "1"), (1, "1"), (1_000, "1"), (1_001, "2"), (59_999, "60")] {
+            let response = throttled(std::time::Duration::from_millis(retry));
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[RETRY_AFTER], seconds, "{retry} ms");
+            assert_eq!(response.headers().get(WWW_AUTHENTICATE), None);
+        }
+    }
+
+    #[test]
     fn routes_and_allow() {
         assert_eq!(Route::parse("/get_student_ages"), Some(Route::LegacyList));
         assert_eq!(Route::parse("/get_student_ages/al%20ice"), Some(Route::LegacyOne("al%20ice")));
