@@ -27,13 +27,16 @@ pub fn run(config: Config) -> Result<(), StartupError> {
         Some(path) => Stories::from_file(path)?,
         None => Stories::embedded()?,
     };
-    let students = StudentsApi::load(&config.students)?;
+    let students = StudentsApi::load(&config.students)?.with_login_throttle(&config.login_throttle);
     for warning in students.warnings() {
         crate::log::warn(warning);
     }
     let metrics = Arc::new(Metrics::new(crate::VERSION));
     let readiness = Arc::new(Readiness::new());
-    let ops = Ops::new(Arc::clone(&readiness), Arc::clone(&metrics));
+    let mut ops = Ops::new(Arc::clone(&readiness), Arc::clone(&metrics));
+    if let Some(throttle) = students.login_throttle() {
+        ops = ops.with_login_throttle(throttle);
+    }
     let router = Router::new(stories, students, Cors::new(&config.cors), ops);
     let access_log = config.access_log.then(|| Arc::new(AccessLog::new(config.log_format)));
     let service = Arc::new(Service::new(router, metrics, access_log.clone()));

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client_ip::TrustedProxies;
+
 /// The whole configuration of the back.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,6 +21,7 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub students: StudentsConfig,
+    pub login_throttle: LoginThrottleConfig,
 }
 
 /// Which origins may call the back from a browser (`CORS_ALLOW_ORIGIN`).
@@ -46,6 +49,18 @@ pub struct StudentsConfig {
     /// `None`: the student routes answer 503.
     pub credentials: Option<Credentials>,
     pub store_file: PathBuf,
+}
+
+/// Throttling of failed logins to the student API (`LOGIN_THROTTLE_*`, `TRUSTED_PROXIES`).
+#[derive(Debug, Clone)]
+pub struct LoginThrottleConfig {
+    /// Wrong logins a client may make in one window; 0 turns throttling off.
+    pub max_failures: u32,
+    pub window: Duration,
+    /// Clients tracked at most (the memory bound).
+    pub max_clients: usize,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -106,6 +121,17 @@ impl Config {
                 store_file: PathBuf::from(
                     env.get("STUDENT_AGE_FILE").unwrap_or_else(|| DEFAULT_STUDENT_AGE_FILE.into()),
                 ),
+            },
+            login_throttle: LoginThrottleConfig {
+                max_failures: env.parse("LOGIN_THROTTLE_FAILURES", "10", |v| {
+                    v.parse::<u32>().map_err(|_| format!("{v:?} is not a number of failures (0 turns throttling off)"))
+                })?,
+                window: env.parse("LOGIN_THROTTLE_WINDOW", "1m", parse_positive_duration)?,
+                max_clients: env.parse("LOGIN_THROTTLE_MAX_CLIENTS", "10000", |v| match v.parse::<usize>() {
+                    Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+                    _ => Err(format!("{v:?} is not a number of clients from 1 to 10000000")),
+                })?,
+                trusted_proxies: env.parse("TRUSTED_PROXIES", "", TrustedProxies::parse)?,
             },
         })
     }
@@ -288,6 +314,25 @@ mod tests {
         assert_eq!(c.students.prefix, "/supmit/api/v1.0");
         assert_eq!(c.students.credentials, None);
         assert_eq!(c.students.store_file, PathBuf::from("/data/student_age.json"));
+        assert_eq!(c.login_throttle.max_failures, 10);
+        assert_eq!(c.login_throttle.window, Duration::from_secs(60));
+        assert_eq!(c.login_throttle.max_clients, 10_000);
+        assert!(c.login_throttle.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn login_throttle() {
+        let c = config(&[
+            ("LOGIN_THROTTLE_FAILURES", "0"),
+            ("LOGIN_THROTTLE_WINDOW", "500ms"),
+            ("LOGIN_THROTTLE_MAX_CLIENTS", "5"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+        ])
+        .unwrap();
+        assert_eq!(c.login_throttle.max_failures, 0);
+        assert_eq!(c.login_throttle.window, Duration::from_millis(500));
+        assert_eq!(c.login_throttle.max_clients, 5);
+        assert_eq!(c.login_throttle.trusted_proxies, TrustedProxies::parse("10.0.0.0/8,fd00::/8").unwrap());
     }
 
     #[test]
@@ -313,6 +358,10 @@ mod tests {
             ("CORS_ALLOW_ORIGIN", "*,https://a.example"),
             ("STUDENTS_API_PREFIX", "api"),
             ("STUDENTS_API_PREFIX", "/"),
+            ("LOGIN_THROTTLE_FAILURES", "-1"),
+            ("LOGIN_THROTTLE_WINDOW", "0"),
+            ("LOGIN_THROTTLE_MAX_CLIENTS", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/40"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

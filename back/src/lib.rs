@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod app;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod cors;
 pub mod embedded;

@@ -14,6 +14,7 @@ use hyper::StatusCode;
 use crate::embedded::OPENAPI;
 use crate::http::{self, Response, NO_STORE};
 use crate::metrics::Metrics;
+use crate::students::LoginThrottle;
 
 const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
@@ -44,11 +45,18 @@ impl Default for Readiness {
 pub struct Ops {
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
+    login_throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl Ops {
     pub fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
-        Ops { readiness, metrics }
+        Ops { readiness, metrics, login_throttle: None }
+    }
+
+    /// Adds the login throttle's counters to `/metrics`.
+    pub fn with_login_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.login_throttle = Some(throttle);
+        self
     }
 
     pub fn healthz(&self) -> Response {
@@ -64,7 +72,11 @@ impl Ops {
     }
 
     pub fn metrics(&self) -> Response {
-        let mut response = hyper::Response::new(Full::new(Bytes::from(self.metrics.render())));
+        let mut text = self.metrics.render();
+        if let Some(throttle) = &self.login_throttle {
+            throttle.render_metrics(&mut text);
+        }
+        let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
         response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);
         response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
         response

@@ -6,12 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::client_ip::PeerAddr;
 use crate::error::StartupError;
 use crate::log;
 use crate::ops::Readiness;
@@ -85,7 +88,7 @@ async fn accept_until_signal(
             biased;
             signal = signals.recv() => return signal,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => spawn_connection(stream, &builder, graceful, service, timeouts),
+                Ok((stream, peer)) => spawn_connection(stream, peer, &builder, graceful, service, timeouts),
                 Err(error) if is_per_connection(&error) => {}
                 Err(error) => {
                     failures.report(&error);
@@ -102,6 +105,7 @@ async fn accept_until_signal(
 /// Serves one connection on its own task, watched by `graceful`.
 fn spawn_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     builder: &http1::Builder,
     graceful: &GracefulShutdown,
     service: &Arc<Service>,
@@ -112,7 +116,9 @@ fn spawn_connection(
     let activity = Arc::new(ConnActivity::default());
     let io = TokioIo::new(TimeoutIo::new(stream, Arc::clone(&activity), timeouts));
     let service = Arc::clone(service);
-    let handler = service_fn(move |request| {
+    let handler = service_fn(move |mut request: Request<Incoming>| {
+        // Who is asking, for the login throttle (`client_ip`).
+        request.extensions_mut().insert(PeerAddr(peer));
         let service = Arc::clone(&service);
         let activity = Arc::clone(&activity);
         async move { Ok::<_, Infallible>(service.handle(request, &activity).await) }

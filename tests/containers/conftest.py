@@ -47,7 +47,9 @@ def compose_bin() -> str:
 # read no .env file, so neither the caller's shell nor a developer's .env changes what is tested.
 COMPOSE_SETTINGS = ("API_USERNAME", "API_PASSWORD", "STORY_URL", "STUDENTS_API_URL",
                     "STUDENTS_API_PREFIX", "BACK_URL", "CORS_ALLOW_ORIGIN", "LOG_FORMAT",
-                    "FRONT_PORT", "BACK_PORT", "PUBLISH_ADDRESS", "IMAGE_TAG")
+                    "FRONT_PORT", "BACK_PORT", "PUBLISH_ADDRESS", "IMAGE_TAG",
+                    "LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_MAX_CLIENTS",
+                    "TRUSTED_PROXIES")
 
 
 def compose_env(**settings: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 import os
 import urllib.error
@@ -96,6 +97,39 @@ def test_a_401_through_the_front_never_asks_the_browser_for_credentials(stack):
     status, headers, _ = get(f"{stack.front.origin}{STUDENTS_PREFIX}/get_student_ages", basic(API_USER, "wrong"))
     assert status == 401
     assert "WWW-Authenticate" not in headers
+
+
+def get_from(source_ip, origin, path, headers):
+    """(status, headers, body) of a GET to the front sent from the loopback address `source_ip`,
+    so that nginx's $remote_addr, hence the X-Forwarded-For it adds, is that end user."""
+    host, port = origin.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source_ip, 0))
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def test_failed_logins_are_throttled_per_end_user_behind_the_front(make_stack):
+    """The back trusts the front's nginx (TRUSTED_PROXIES), which sends X-Forwarded-For
+    $proxy_add_x_forwarded_for: each end user has its own count, and what a client writes in
+    X-Forwarded-For itself changes nothing."""
+    stack = make_stack(back_env={"TRUSTED_PROXIES": "127.0.0.1", "LOGIN_THROTTLE_FAILURES": "2"})
+    path = f"{STUDENTS_PREFIX}/get_student_ages"
+    wrong, right = basic(API_USER, "wrong"), basic(API_USER, API_PASSWORD)
+    assert get_from("127.0.0.2", stack.front.origin, path, wrong)[0] == 401
+    assert get_from("127.0.0.2", stack.front.origin, path, wrong)[0] == 401
+    status, headers, body = get_from("127.0.0.2", stack.front.origin, path, right)
+    assert status == 429, body
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert json.loads(body)["error"].startswith("too many failed logins")
+    forged = {**right, "X-Forwarded-For": "198.51.100.7"}
+    assert get_from("127.0.0.2", stack.front.origin, path, forged)[0] == 429
+    # Another end user of the same front is unaffected.
+    assert get_from("127.0.0.3", stack.front.origin, path, right)[0] == 200
+    assert get_from("127.0.0.3", stack.front.origin, path, wrong)[0] == 401
 
 
 def test_a_clean_json_502_when_the_back_is_down(stack):

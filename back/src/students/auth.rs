@@ -1,9 +1,13 @@
 //! HTTP basic authentication (RFC 7617) against the one configured user.
 //!
-//! The comparison takes a time that depends only on the configured credentials' lengths, never
-//! on how much of a guess is right.
+//! The payload is decoded by the `base64` crate and compared with `subtle`, against the
+//! `user:password` bytes prepared once at start. The comparison takes a time that depends only on
+//! the configured credentials' length, never on how much of a guess is right.
 
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine as _;
 use hyper::header::HeaderValue;
+use subtle::ConstantTimeEq;
 
 use crate::config::Credentials;
 
@@ -11,30 +15,22 @@ use crate::config::Credentials;
 pub const CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="racontemoi", charset="UTF-8""#);
 
 pub struct BasicAuth {
-    username: Vec<u8>,
-    password: Vec<u8>,
+    /// `user:password`, as a client's decoded payload must read. The username has no `:` (the
+    /// configuration refuses it), so equal payloads mean the same user and the same password.
+    expected: Vec<u8>,
 }
 
 impl BasicAuth {
     pub fn new(credentials: &Credentials) -> Self {
-        BasicAuth {
-            username: credentials.username.as_bytes().to_vec(),
-            password: credentials.password.as_bytes().to_vec(),
-        }
+        BasicAuth { expected: format!("{}:{}", credentials.username, credentials.password).into_bytes() }
     }
 
     /// True when `header` (the `Authorization` value) carries the configured user and password.
     pub fn allows(&self, header: Option<&HeaderValue>) -> bool {
-        let Some(decoded) = header.and_then(|value| basic_payload(value.as_bytes())).and_then(decode_base64) else {
-            return false;
-        };
-        let Some(colon) = decoded.iter().position(|&b| b == b':') else {
-            return false;
-        };
-        let (username, password) = decoded.split_at(colon);
-        let password = password.get(1..).unwrap_or_default();
-        // `&`, not `&&`: the password is compared even when the user is wrong.
-        constant_time_eq(username, &self.username) & constant_time_eq(password, &self.password)
+        match header.and_then(|value| basic_payload(value.as_bytes())).and_then(decode_base64) {
+            Some(decoded) => constant_time_eq(&decoded, &self.expected),
+            None => false,
+        }
     }
 }
 
@@ -49,51 +45,21 @@ fn basic_payload(value: &[u8]) -> Option<&[u8]> {
     (!payload.is_empty()).then_some(payload)
 }
 
-/// Standard base64 (RFC 4648 §4); the `=` padding may be left out, any other character is refused.
+/// Standard base64 (RFC 4648 §4): the `=` padding may be left out, but when present it must be
+/// complete; any other character, and non-zero leftover bits, are refused.
 fn decode_base64(input: &[u8]) -> Option<Vec<u8>> {
-    let unpadded = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
-    if input.len() != unpadded.len() && input.len() % 4 != 0 {
-        return None;
-    }
-    if unpadded.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(unpadded.len() * 3 / 4);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for &c in unpadded {
-        buffer = buffer << 6 | u32::from(sextet(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be zero, so every payload has exactly one encoding.
-    (buffer == 0).then_some(out)
+    let engine = if input.ends_with(b"=") { &STANDARD } else { &STANDARD_NO_PAD };
+    engine.decode(input).ok()
 }
 
-fn sextet(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Compares `given` with the secret `expected`, always walking all of `expected`: the time spent
-/// reveals the secret's length at most, never where a guess first differs.
+/// Compares `given` with the secret `expected` in constant time: `subtle` compares a copy of
+/// `given` cut or zero-padded to `expected`'s length, so the work is always all of `expected`
+/// and reveals its length at most, never where a guess first differs.
 fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = u8::from(given.len() != expected.len());
-    for (i, &e) in expected.iter().enumerate() {
-        let g = given.get(i).copied().unwrap_or(!e);
-        difference |= std::hint::black_box(g ^ e);
-    }
-    difference == 0
+    let mut same_length = given.to_vec();
+    same_length.resize(expected.len(), 0);
+    let length_matches = (given.len() as u64).ct_eq(&(expected.len() as u64));
+    bool::from(same_length.as_slice().ct_eq(expected) & length_matches)
 }
 
 #[cfg(test)]
@@ -112,21 +78,8 @@ mod tests {
         header(&format!("Basic {}", encode(user_pass.as_bytes())))
     }
 
-    /// Test-only encoder, to build headers for any credentials.
     fn encode(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
+        STANDARD.encode(bytes)
     }
 
     #[test]

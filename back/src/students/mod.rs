@@ -9,7 +9,8 @@
 //!   used for `OPTIONS` (the router answers it, without authentication, for CORS preflight);
 //! - `handle(req)`: answers any other request whose path `matches`, 405 included.
 //!
-//! Order of checks for every request: configured (503), authenticated (401), route (404),
+//! Order of checks for every request: configured (503), throttled (429, `throttle`: the
+//! credentials are then not checked), authenticated (401), route (404),
 //! method (405), then the route's own checks. Nothing about the API shows without credentials.
 
 mod auth;
@@ -17,20 +18,26 @@ mod body;
 mod handlers;
 mod percent;
 mod store;
+mod throttle;
 mod validate;
 
 use std::error::Error as StdError;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::body::{Body as HttpBody, Incoming};
-use hyper::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 
-use crate::config::StudentsConfig;
+use crate::client_ip::{PeerAddr, TrustedProxies};
+use crate::config::{LoginThrottleConfig, StudentsConfig};
 use crate::error::StartupError;
 use crate::http::{self, Response};
 use auth::BasicAuth;
 use store::Store;
+pub use throttle::LoginThrottle;
+use throttle::Verdict;
 
 pub const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
 /// The legacy 401 body, kept byte for byte.
@@ -42,6 +49,9 @@ pub struct StudentsApi {
     auth: Option<BasicAuth>,
     store: Arc<Store>,
     warnings: Vec<String>,
+    /// `None` (unit tests): failed logins are not throttled.
+    throttle: Option<Arc<LoginThrottle>>,
+    trusted_proxies: TrustedProxies,
 }
 
 /// The routes under the prefix; item routes carry their raw (still percent-encoded) name.
@@ -104,7 +114,21 @@ impl StudentsApi {
             auth: config.credentials.as_ref().map(BasicAuth::new),
             store: Arc::new(store),
             warnings,
+            throttle: None,
+            trusted_proxies: TrustedProxies::default(),
         })
+    }
+
+    /// Throttles failed logins per client, as `config` says.
+    pub fn with_login_throttle(mut self, config: &LoginThrottleConfig) -> Self {
+        self.throttle = Some(Arc::new(LoginThrottle::new(config)));
+        self.trusted_proxies = config.trusted_proxies.clone();
+        self
+    }
+
+    /// The login throttle, for its metrics.
+    pub fn login_throttle(&self) -> Option<Arc<LoginThrottle>> {
+        self.throttle.clone()
     }
 
     /// Lines to log once at startup, as warnings.
@@ -138,10 +162,25 @@ impl StudentsApi {
             return http::error(StatusCode::SERVICE_UNAVAILABLE, NOT_CONFIGURED);
         };
         let (parts, body) = req.into_parts();
-        if !auth.allows(parts.headers.get(AUTHORIZATION)) {
-            let mut response = http::error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
-            response.headers_mut().insert(WWW_AUTHENTICATE, auth::CHALLENGE);
-            return response;
+        let header = parts.headers.get(AUTHORIZATION);
+        let verdict = match &self.throttle {
+            Some(throttle) => {
+                let peer = parts.extensions.get::<PeerAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+                let client = self.trusted_proxies.client(peer, &parts.headers);
+                // A request without credentials is refused but guesses nothing: it is not counted.
+                throttle.attempt(client, Instant::now(), header.is_some(), || auth.allows(header))
+            }
+            None if auth.allows(header) => Verdict::Allowed,
+            None => Verdict::Denied,
+        };
+        match verdict {
+            Verdict::Allowed => {}
+            Verdict::Denied => {
+                let mut response = http::error(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+                response.headers_mut().insert(WWW_AUTHENTICATE, auth::CHALLENGE);
+                return response;
+            }
+            Verdict::Throttled(retry) => return throttled(retry),
         }
         let Some(route) = self.rest(parts.uri.path()).and_then(Route::parse) else {
             return http::error(StatusCode::NOT_FOUND, handlers::LEGACY_NOT_FOUND);
@@ -163,6 +202,18 @@ impl StudentsApi {
             _ => http::method_not_allowed(route.allow()),
         }
     }
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up (at least 1).
+fn throttled(retry: std::time::Duration) -> Response {
+    let seconds = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let mut response = http::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("too many failed logins from this address: retry in {seconds} s"),
+    );
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 #[cfg(test)]
@@ -201,6 +252,16 @@ mod tests {
             let body = response.into_body().collect().await.unwrap().to_bytes();
             (status, String::from_utf8(body.to_vec()).unwrap())
         })
+    }
+
+    #[test]
+    fn throttled_answers_round_retry_after_up() {
+        for (retry, seconds) in [(0, "1"), (1, "1"), (1_000, "1"), (1_001, "2"), (59_999, "60")] {
+            let response = throttled(std::time::Duration::from_millis(retry));
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[RETRY_AFTER], seconds, "{retry} ms");
+            assert_eq!(response.headers().get(WWW_AUTHENTICATE), None);
+        }
     }
 
     #[test]
