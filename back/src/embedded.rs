@@ -4,12 +4,14 @@
 //!
 //! A missing file or directory is a build error, never a runtime one: the single files are
 //! `include_bytes!`, the stories directory is `include_dir!`, and an empty stories directory (or
-//! one holding anything but files) fails the `const` assertion below.
+//! one holding anything but files) fails the `const` assertion below; `build.rs` checks the
+//! content of every stories file.
 
 use include_dir::{include_dir, Dir, DirEntry};
 
 /// `back/data/stories/`: every file in it holds one or more stories, one a line. Adding a file
-/// needs no code change (`build.rs` makes cargo rebuild when the directory changes).
+/// needs no code change: `build.rs` makes cargo rebuild when the directory changes, and fails the
+/// build when a file is not UTF-8 or holds no story.
 pub const STORIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/stories");
 pub const STUDENT_SAMPLE: &[u8] = include_bytes!("../data/student_age.sample.json");
 pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
