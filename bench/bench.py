@@ -43,7 +43,7 @@ def parse_args():
     p.add_argument("--back", action="append", metavar="NAME=PATH",
                    help="a back binary to measure (repeatable); default "
                         "back=target/<host>/release/back, as bench/build-back.sh builds it")
-    p.add_argument("--stories", type=Path, default=ROOT / "back/data/stories.txt")
+    p.add_argument("--stories", type=Path, default=ROOT / "back/data/stories/contes.txt")
     p.add_argument("--students", type=Path, default=ROOT / "back/data/student_age.sample.json")
     p.add_argument("--out", type=Path, default=CACHE / "latest.md")
     args = p.parse_args()

@@ -84,8 +84,8 @@ def load_table(res, servers):
                          _num(res.median(name, route, conns, "p99_ms"), " ms"),
                          sum(run.load.errors for run in runs),
                          _num(res.median(name, route, conns, "cpu_us")),
-                         f"{res.median(name, route, conns, 'server_cores'):.0%} / "
-                         f"{res.median(name, route, conns, 'wrk_cores'):.0%}"])
+                         (f"{res.median(name, route, conns, 'server_cores'):.0%} / "
+                          f"{res.median(name, route, conns, 'wrk_cores'):.0%}")])
     return _table(["route", "server `path`", "conns", "req/s", "spread", "p50", "p99",
                    "errors", "CPU µs/req", "cores: server / wrk"], rows)
 

@@ -1,4 +1,5 @@
 # Shared helpers for scripts/setup/*.sh and scripts/stages/*.sh: source it, do not run it.
+# shellcheck shell=bash
 
 # apt_install PKG...: installs the Debian packages that are missing; `apt-get update` at most once an hour.
 apt_install() {

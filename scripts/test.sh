@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The one test command of racontemoi: runs every test stage of the repository, in order.
-#   ./scripts/test.sh                 all stages: back api front deploy containers
+#   ./scripts/test.sh                 all stages: lint back api front deploy containers
 #   ./scripts/test.sh back front      only these stages
 #   SKIP_SETUP=1 ./scripts/test.sh    do not run scripts/setup/<stage>.sh first
 # Each stage first installs what it needs (scripts/setup/<stage>.sh, idempotent, Debian as root),
 # then runs scripts/stages/<stage>.sh. The run fails if any stage fails; all stages run regardless.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
-all_stages=(back api front deploy containers)
+all_stages=(lint back api front deploy containers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 

@@ -1,18 +1,68 @@
-//! The files embedded in the binary, so that it runs with no configuration: `back/data/stories.txt`
-//! (the default stories), `back/data/student_age.sample.json` (the first student store) and
-//! `back/openapi.json` (served at `/openapi.json`).
+//! The files embedded in the binary, so that it runs with no configuration: the default stories
+//! (every file of `back/data/stories/`), `back/data/student_age.sample.json` (the first student
+//! store) and `back/openapi.json` (served at `/openapi.json`).
 //!
-//! Each is an `include_bytes!`: a missing file is a build error, never a runtime one.
+//! A missing file or directory is a build error, never a runtime one: the single files are
+//! `include_bytes!`, the stories directory is `include_dir!`, and an empty stories directory (or
+//! one holding anything but files) fails the `const` assertion below; `build.rs` checks the
+//! content of every stories file.
 
-pub const STORIES: &[u8] = include_bytes!("../data/stories.txt");
+use include_dir::{include_dir, Dir, DirEntry};
+
+/// `back/data/stories/`: every file in it holds one or more stories, one a line. Adding a file
+/// needs no code change: `build.rs` makes cargo rebuild when the directory changes, and fails the
+/// build when a file is not UTF-8 or holds no story.
+pub const STORIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/stories");
 pub const STUDENT_SAMPLE: &[u8] = include_bytes!("../data/student_age.sample.json");
 pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+
+const _: () =
+    assert!(only_files(STORIES.entries()), "back/data/stories/ must hold at least one stories file, and only files");
+
+/// True when `entries` is not empty and holds no directory.
+const fn only_files(entries: &[DirEntry<'_>]) -> bool {
+    let mut i = 0;
+    while i < entries.len() {
+        if !matches!(entries[i], DirEntry::File(_)) {
+            return false;
+        }
+        i += 1;
+    }
+    !entries.is_empty()
+}
+
+/// The stories files, in name order: `(name, content)`.
+pub fn story_files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    STORIES.files().map(|file| (file.path().to_str().unwrap_or("?"), file.contents()))
+}
 
 /// The embedded `back/data/<name>`, for callers that name it (`None` for any other name).
 pub fn file(name: &str) -> Option<&'static [u8]> {
     match name {
-        "stories.txt" => Some(STORIES),
         "student_age.sample.json" => Some(STUDENT_SAMPLE),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_refuses_an_empty_directory_and_subdirectories() {
+        const EMPTY: Dir<'static> = Dir::new("", &[]);
+        const NESTED: &[DirEntry<'static>] = &[DirEntry::Dir(EMPTY)];
+        assert!(!only_files(EMPTY.entries()));
+        assert!(!only_files(NESTED));
+        assert!(only_files(STORIES.entries()));
+    }
+
+    #[test]
+    fn story_files_come_in_name_order() {
+        let names: Vec<&str> = story_files().map(|(name, _)| name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        assert!(names.iter().all(|name| name.ends_with(".txt")), "{names:?}");
     }
 }

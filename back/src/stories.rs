@@ -1,6 +1,7 @@
 //! The story lines and `GET /racontemoiunehistoire`.
 //!
-//! Lines come from `back/data/stories.txt`, embedded in the binary, or from `STORIES_FILE`.
+//! Lines come from the files of `back/data/stories/` (embedded in the binary, read in name order)
+//! or from `STORIES_FILE`.
 //! Both answers of every line (plain text and `{"histoire": ...}`) are built once at start:
 //! a request only clones a `Bytes` (a reference count), it never reads a file or allocates a body.
 
@@ -32,9 +33,16 @@ pub struct Stories {
 }
 
 impl Stories {
-    /// The stories embedded at build time.
+    /// The stories embedded at build time: every file of `back/data/stories/`, in name order.
     pub fn embedded() -> Result<Self, StartupError> {
-        Self::parse(embedded::STORIES).map_err(|problem| StartupError(format!("embedded stories.txt {problem}")))
+        let mut lines = Vec::new();
+        for (name, content) in embedded::story_files() {
+            lines.extend(
+                parse_lines(content)
+                    .map_err(|problem| StartupError(format!("embedded stories file {name} {problem}")))?,
+            );
+        }
+        Ok(Self::new(lines))
     }
 
     /// The stories of `STORIES_FILE`.
@@ -44,19 +52,14 @@ impl Stories {
         Self::parse(&content).map_err(|problem| StartupError(format!("invalid STORIES_FILE: {path:?} {problem}")))
     }
 
-    /// One story a line: blank lines are skipped, surrounding spaces and `\r` trimmed.
+    /// One story a line (the format of every stories file): blank lines are skipped, surrounding spaces and `\r` trimmed.
     /// The error completes a sentence about the file ("is not valid UTF-8 ...").
     pub fn parse(content: &[u8]) -> Result<Self, String> {
-        let text = std::str::from_utf8(content).map_err(|e| {
-            let line = content.get(..e.valid_up_to()).map_or(0, |ok| ok.iter().filter(|&&b| b == b'\n').count()) + 1;
-            format!("is not valid UTF-8 (line {line})")
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let lines: Vec<Story> = text.lines().map(str::trim).filter(|line| !line.is_empty()).map(Story::new).collect();
-        if lines.is_empty() {
-            return Err("has no story (it is empty or blank)".into());
-        }
-        Ok(Stories { lines, text_headers: answer_headers(TEXT_PLAIN), json_headers: answer_headers(JSON) })
+        parse_lines(content).map(Self::new)
+    }
+
+    fn new(lines: Vec<Story>) -> Self {
+        Stories { lines, text_headers: answer_headers(TEXT_PLAIN), json_headers: answer_headers(JSON) }
     }
 
     /// A random story, as JSON when the request's `Accept` prefers it, else as plain text.
@@ -73,6 +76,20 @@ impl Stories {
         *response.headers_mut() = headers.clone();
         response
     }
+}
+
+/// The stories of one file (at least one, else an error completing a sentence about the file).
+fn parse_lines(content: &[u8]) -> Result<Vec<Story>, String> {
+    let text = std::str::from_utf8(content).map_err(|e| {
+        let line = content.get(..e.valid_up_to()).map_or(0, |ok| ok.iter().filter(|&&b| b == b'\n').count()) + 1;
+        format!("is not valid UTF-8 (line {line})")
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<Story> = text.lines().map(str::trim).filter(|line| !line.is_empty()).map(Story::new).collect();
+    if lines.is_empty() {
+        return Err("has no story (it is empty or blank)".into());
+    }
+    Ok(lines)
 }
 
 fn answer_headers(content_type: HeaderValue) -> HeaderMap {

@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import (DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, http, inspect, process_status,
-                      wait_healthy)
+from conftest import DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, http, inspect, process_status, wait_healthy
 
 STUDENT = f"persist-{uuid.uuid4().hex[:8]}"
 

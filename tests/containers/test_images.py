@@ -4,14 +4,25 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 
 import pytest
 
-from conftest import (BACK_IMAGE, DEFAULT_CREDENTIALS, FRONT_IMAGE, PROJECT, REPO,
-                      STUDENTS_PREFIX, docker, free_port, http, inspect, process_status,
-                      wait_healthy)
+from conftest import (
+    BACK_IMAGE,
+    DEFAULT_CREDENTIALS,
+    FRONT_IMAGE,
+    PROJECT,
+    REPO,
+    STUDENTS_PREFIX,
+    docker,
+    free_port,
+    http,
+    inspect,
+    process_status,
+    wait_healthy,
+)
 
 MIB = 1024 * 1024
 FRONT_OVERHEAD_LIMIT = 200 * 1000
@@ -117,9 +128,9 @@ def test_back_stops_on_sigterm_within_2_s(hardened_back):
     answer.read()
     assert answer.status == 200 and idle.sock is not None
     try:
-        asked = datetime.now(timezone.utc)
+        asked = datetime.now(UTC)
         docker("stop", "--time", "10", name)
-        cli = (datetime.now(timezone.utc) - asked).total_seconds()
+        cli = (datetime.now(UTC) - asked).total_seconds()
     finally:
         idle.close()
     # From SIGTERM to the process's exit; `docker stop` itself also waits for the engine to

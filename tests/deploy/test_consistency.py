@@ -77,9 +77,9 @@ def test_env_values_agree(k8s_docs, chart_default):
     for component in COMPONENTS:
         raw = {e["name"]: e["value"] for e in container(k8s_docs, component)["env"]}
         chart = {e["name"]: e["value"] for e in container(chart_default, PREFIX + component)["env"]}
-        for name in chart:
+        for name, value in chart.items():
             expected = raw[name].replace("http://back:", f"http://{PREFIX}back:")
-            assert chart[name] == expected, f"{component} {name}"
+            assert value == expected, f"{component} {name}"
 
 
 def test_student_data_agrees():

@@ -27,7 +27,7 @@ def test_documented_values_exist():
     """Every `key` in the values table of docs/deploy.md is a real key of values.yaml."""
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     text = (ROOT / "docs" / "deploy.md").read_text().split("### Values that matter", 1)[1].split("\n#", 1)[0]
-    keys = re.findall(r"^\| `([a-zA-Z][\w.]*)` \|", text, flags=re.M)
+    keys = re.findall(r"^\| `([a-zA-Z][\w.]*)` \|", text, flags=re.MULTILINE)
     assert len(keys) >= 15, "the values table is missing"
     missing = [k for k in keys if not _has_key(values, k)]
     assert not missing, missing

@@ -21,6 +21,7 @@ envsubst_on_templates() {
     defined=$(awk 'END { for (name in ENVIRON) print name }' </dev/null |
         grep -E "${NGINX_ENVSUBST_FILTER:-.}" | sed 's/.*/${&}/' | tr '\n' ' ')
     for template in "$templates_dir"/*.template; do
+        # shellcheck disable=SC2094 # reads the template, writes another file of the same base name
         envsubst "$defined" <"$template" >"$output_dir/$(basename "$template" .template)"
     done
 }

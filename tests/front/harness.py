@@ -130,7 +130,7 @@ class Back:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Back":
+    def start(self) -> Back:
         if not BACK_BINARY.exists():
             raise RuntimeError(f"{BACK_BINARY} is missing: run `cargo build --release -p back` first")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -146,9 +146,8 @@ class Back:
         }
         env.update(self.env_overrides)
         env = {name: value for name, value in env.items() if value is not None}
-        log = open(self.workdir / f"back-{self.port}.log", "ab")
-        self.process = subprocess.Popen([str(BACK_BINARY)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.workdir / f"back-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen([str(BACK_BINARY)], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_http(f"{self.url}/healthz")
         except TimeoutError:
@@ -230,7 +229,7 @@ class Front:
         """A log file for nginx's stdout and stderr. nginx reopens /dev/stdout for its access log,
         so the file belongs to nginx's user, as runc gives a container's stdio to its user."""
         path = self.workdir / name
-        log = open(path, "ab")
+        log = open(path, "ab")  # noqa: SIM115 (the caller hands it to nginx and closes it)
         give_to_unprivileged(path)
         return log
 
@@ -243,7 +242,7 @@ class Front:
         result.stdout = (self.workdir / "nginx-t.log").read_text()
         return result
 
-    def start(self) -> "Front":
+    def start(self) -> Front:
         self.render()
         with self._log("nginx.log") as log:
             self.process = subprocess.Popen(
