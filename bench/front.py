@@ -126,16 +126,23 @@ class Stack:
         shutil.rmtree(self.front.workdir, ignore_errors=True)
 
 
+def front_workers():
+    """worker_processes of the front's nginx.conf (of the revision measured)."""
+    conf = (harness.FRONT / "nginx.conf").read_text()
+    return re.search(r"^worker_processes\s+(\w+);", conf, re.MULTILINE).group(1)
+
+
 def peer_server(tmp, back_addr):
     def argv(port):
         conf_dir = tmp / f"nginx-proxy-{port}"
         conf_dir.mkdir(exist_ok=True)
         template = string.Template((servers.PEERS / "nginx-proxy.conf").read_text())
         conf = conf_dir / "nginx.conf"
-        conf.write_text(template.substitute(dir=conf_dir, port=port, back=back_addr))
+        conf.write_text(template.substitute(dir=conf_dir, port=port, back=back_addr,
+                                            workers=front_workers()))
         return [servers.NGINX, "-q", "-c", str(conf), "-e", str(conf_dir / "error.log")]
 
-    return servers.Server("peer", argv, {"story": servers.STORY}, "on, buffered, → file",
+    return servers.Server("peer", argv, {"story": servers.STORY}, "on, → file",
                           Path(servers.NGINX))
 
 
