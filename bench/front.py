@@ -203,9 +203,12 @@ def load_table(runs, opened):
                      report._num(median([r.load.p99_ms for r in rs]), " ms"),
                      sum(r.load.errors for r in rs),
                      report._num(median([r.cpu_us for r in rs])),
+                     f"{median([r.server_cores for r in rs]):.0%} / "
+                     f"{median([r.wrk_cores for r in rs]):.0%}",
                      f"{new:,} / {requests:,}" if new is not None else "–"])
     return report._table(["scenario", "req/s", "p50", "p99", "errors",
-                          "CPU µs/req (nginx + back)", "back's new connections / requests"], rows)
+                          "CPU µs/req (nginx + back)", "cores: nginx + back / wrk",
+                          "back's new connections / requests"], rows)
 
 
 def sustained_table(results, new, time_wait):
