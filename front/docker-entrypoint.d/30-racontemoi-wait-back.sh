@@ -3,7 +3,7 @@
 # nginx 1.22 to 1.30 as configured here resolves the back's name once, at start, and exits with
 # "[emerg] host not found in upstream" when it does not resolve: on a node whose cluster DNS is
 # not serving yet, every front pod would crash-loop and wait out the restart backoff. So this step
-# waits, at most BACK_RESOLVE_TIMEOUT seconds, for FRONT_BACK_HOSTNAME (from BACK_URL) to
+# waits, about BACK_RESOLVE_TIMEOUT seconds at most, for FRONT_BACK_HOSTNAME (from BACK_URL) to
 # resolve, and logs it; then nginx starts either way. An IP address is not waited for, nor is
 # anything when BACK_RESOLVE_TIMEOUT is 0.
 set -eu
@@ -13,11 +13,9 @@ name=${FRONT_BACK_HOSTNAME:?}
 timeout=${BACK_RESOLVE_TIMEOUT:-20}
 
 case "$name" in
-    *:* | *[!0-9.]*) ;;
-    *) exit 0 ;; # an IPv4 address
-esac
-case "$name" in
-    *:*) exit 0 ;; # an IPv6 address
+    *:*) exit 0 ;;      # an IPv6 address
+    *[!0-9.]*) ;;       # a host name
+    *) exit 0 ;;        # an IPv4 address
 esac
 [ "$timeout" -gt 0 ] || exit 0
 if ! command -v getent >/dev/null 2>&1; then
