@@ -143,6 +143,7 @@ def targets(res, back, peak_conns, binaries):
         ]
     rows += [
         _check("story p99 @64", mine("story", 64, "p99_ms"), "≤", 1, " ms"),
+        _check("story p99 vs nginx @64", vs("nginx", "story", 64, "p99_ms"), "≤", 1.0, "×"),
         _check("students p99 @64", mine("students", 64, "p99_ms"), "≤", 1.5, " ms"),
         _check("cold start, median", _median(res.cold_ms.get(back)), "≤", 5, " ms"),
         _check("idle RSS", _median(res.idle_kib.get(back), MIB), "≤", 2, " MiB"),

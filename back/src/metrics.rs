@@ -67,6 +67,8 @@ pub struct Metrics {
     buckets: [AtomicU64; BUCKETS.len() + 1],
     duration_sum_nanos: AtomicU64,
     version: &'static str,
+    /// TCP connections accepted: with a proxy that reuses its connections, far fewer than requests.
+    connections_accepted: AtomicU64,
 }
 
 impl Metrics {
@@ -77,7 +79,12 @@ impl Metrics {
             buckets: [const { AtomicU64::new(0) }; BUCKETS.len() + 1],
             duration_sum_nanos: AtomicU64::new(0),
             version,
+            connections_accepted: AtomicU64::new(0),
         }
+    }
+
+    pub fn connection_accepted(&self) {
+        self.connections_accepted.fetch_add(1, Relaxed);
     }
 
     pub fn request_started(&self) {
@@ -141,6 +148,10 @@ impl Metrics {
         writeln!(out, "http_request_duration_seconds_sum {sum}").ok();
         writeln!(out, "http_request_duration_seconds_count {cumulative}").ok();
 
+        out.push_str("# HELP http_connections_accepted_total TCP connections accepted.\n");
+        out.push_str("# TYPE http_connections_accepted_total counter\n");
+        writeln!(out, "http_connections_accepted_total {}", self.connections_accepted.load(Relaxed)).ok();
+
         out.push_str("# HELP racontemoi_build_info Version of the running back.\n");
         out.push_str("# TYPE racontemoi_build_info gauge\n");
         writeln!(out, "racontemoi_build_info{{version=\"{}\"}} 1", self.version).ok();
@@ -160,6 +171,7 @@ mod tests {
         metrics.observe(Route::NotFound, StatusCode::NOT_FOUND, Duration::from_secs(9));
         metrics.observe(Route::Students, StatusCode::IM_A_TEAPOT, Duration::ZERO);
         metrics.request_started();
+        metrics.connection_accepted();
         let text = metrics.render();
         assert!(text.contains("http_requests_total{route=\"story\",status=\"200\"} 2\n"), "{text}");
         assert!(text.contains("http_requests_total{route=\"not_found\",status=\"404\"} 1\n"));
@@ -171,6 +183,7 @@ mod tests {
         assert!(text.contains("http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
         assert!(text.contains("http_request_duration_seconds_count 4\n"));
         assert!(text.contains("racontemoi_build_info{version=\"1.2.3\"} 1\n"));
+        assert!(text.contains("http_connections_accepted_total 1\n"));
         assert!(!text.contains("healthz"));
     }
 }

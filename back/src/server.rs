@@ -111,6 +111,7 @@ fn spawn_connection(
     service: &Arc<Service>,
     timeouts: Timeouts,
 ) {
+    service.connection_accepted();
     // Answers are small and written at once: do not wait for more to send.
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(ConnActivity::default());

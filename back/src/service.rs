@@ -23,6 +23,11 @@ impl Service {
         Service { router, metrics, access_log }
     }
 
+    /// Counts one accepted TCP connection (`http_connections_accepted_total`).
+    pub fn connection_accepted(&self) {
+        self.metrics.connection_accepted();
+    }
+
     pub async fn handle(&self, request: Request<Incoming>, connection: &ConnActivity) -> Response {
         let _in_flight = InFlight::enter(&self.metrics, connection);
         let started = Instant::now();

@@ -22,11 +22,16 @@ from conftest import ROOT
 CONFIG_RS = ROOT / "back" / "src" / "config.rs"
 ENVSH = ROOT / "front" / "docker-entrypoint.d" / "19-racontemoi-env.envsh"
 
+PRIVATE_RANGES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
 # (where, variable) -> value: copies that differ from the default on purpose.
 OVERRIDES = {
     # JSON logs for a cluster's log collector; text stays the default on a terminal.
     ("k8s", "LOG_FORMAT"): "json",
     ("chart", "LOG_FORMAT"): "json",
+    # The front runs in a private range there, so its X-Forwarded-For names the end user
+    # (docs/students.md, "Failed logins"); the back alone trusts no proxy.
+    **{(where, "TRUSTED_PROXIES"): PRIVATE_RANGES for where in ("k8s", "chart", "compose")},
 }
 
 

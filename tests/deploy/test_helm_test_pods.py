@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, VALUES, helm_template, load_docs
 
 sys.path.insert(0, str(ROOT / "tests" / "front"))
-from harness import BACK_BINARY, STUDENTS_PREFIX, Back, Front, new_workdir  # noqa: E402
+from harness import BACK_BINARY, STUDENTS_PREFIX, Back, Front, new_workdir
 
 # The chart's prefix is the one the harness's front and back use.
 assert STUDENTS_PREFIX == "/supmit/api/v1.0"
@@ -89,7 +89,7 @@ class _HostRecorder:
         hosts = self.hosts = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 hosts.append(self.headers.get("Host"))
                 body = b"une histoire\n"
                 self.send_response(200)

@@ -3,14 +3,17 @@ with the front's real nginx.conf and template, rendered by the front's real entr
 (under busybox, like the alpine image) with the image's ENV defaults.
 
 The only differences from the image: the html root is a copy of front/html in a temporary
-directory, every /tmp location of the image lives in that directory, and nginx listens on a free
-127.0.0.1 port. Like the image (uid 101), the steps and nginx run unprivileged: as `nobody` when
+directory (compressed as the image's build does), every /tmp location of the image lives in that
+directory, nginx listens on a free 127.0.0.1 port, and the wait for the back's name to resolve
+is off (BACK_RESOLVE_TIMEOUT=0: the image's default back, "back", is no host here) unless a test
+sets it. Like the image (uid 101), the steps and nginx run unprivileged: as `nobody` when
 the tests run as root, with only that directory writable, so that nginx writing anywhere else
 fails the start as it would on the image's read-only root filesystem."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -84,10 +87,25 @@ def busybox_bin(directory: Path) -> Path:
         link = directory / applet
         if not link.exists():
             link.symlink_to(BUSYBOX)
-    envsubst = directory / "envsubst"
-    if not envsubst.exists():
-        envsubst.symlink_to(shutil.which("envsubst"))
+    # envsubst, and the C library's getent (the alpine image has musl's), which the wait step uses.
+    for tool in ("envsubst", "getent"):
+        link = directory / tool
+        if not link.exists():
+            link.symlink_to(shutil.which(tool))
     return directory
+
+
+def gzip_static(html_dir: Path) -> None:
+    """Compresses the page's files as the image's build does: the `find ... -name ... -exec gzip
+    -9 -k` RUN line of front/Dockerfile, read from it, run by busybox (the alpine image's gzip)."""
+    dockerfile = re.sub(r"\\\n\s*", "", (FRONT / "Dockerfile").read_text())
+    run = re.search(r"^RUN find \S+ (.*?-exec gzip[^\n]*)", dockerfile, re.MULTILINE)
+    if run is None:
+        return  # a front without compressed files (an older revision, for the benchmark)
+    names = re.findall(r"-name '([^']+)'", run.group(1))
+    for path in html_dir.rglob("*"):
+        if path.is_file() and any(path.match(name) for name in names):
+            subprocess.run([BUSYBOX, "gzip", "-9", "-k", str(path)], check=True)
 
 
 def wait_http(url: str, timeout: float = 15.0) -> None:
@@ -174,6 +192,7 @@ class Front:
     env_overrides: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    rendered: subprocess.CompletedProcess | None = None  # what the steps printed, once started
 
     @property
     def origin(self) -> str:
@@ -194,6 +213,7 @@ class Front:
     def environment(self) -> dict[str, str]:
         env = {name: self.in_workdir(value) for name, value in dockerfile_env().items()}
         env.update(FRONT_HTML_DIR=str(self.html_dir), FRONT_LISTEN=f"127.0.0.1:{self.port}")
+        env.update(BACK_RESOLVE_TIMEOUT="0")
         env.update(self.env_overrides)
         env["PATH"] = str(busybox_bin(self.workdir / "bin"))
         return env
@@ -207,6 +227,7 @@ class Front:
         if not image.exists():
             for part in ("html", "templates", "docker-entrypoint.d"):
                 shutil.copytree(FRONT / part, image / part)
+            gzip_static(image / "html")
             shutil.copy2(STANDIN, image / STANDIN.name)
         self.nginx_conf.write_text((FRONT / "nginx.conf").read_text().replace("/tmp/", f"{self.workdir}/"))
         give_to_unprivileged(self.workdir)  # the image's /tmp; everything else stays root's
@@ -243,7 +264,11 @@ class Front:
         return result
 
     def start(self) -> Front:
-        self.render()
+        self.rendered = self.render()
+        return self.serve()
+
+    def serve(self) -> Front:
+        """Starts nginx on the configuration render() wrote."""
         with self._log("nginx.log") as log:
             self.process = subprocess.Popen(
                 unprivileged(self.nginx_command("-g", "daemon off;")), stdout=log, stderr=subprocess.STDOUT

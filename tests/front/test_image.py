@@ -72,7 +72,8 @@ def test_the_template_variables_all_have_defaults():
     template = (FRONT / "templates" / "default.conf.template").read_text()
     used = set(re.findall(r"\$\{([A-Z_]+)\}", template))
     env = dockerfile_env()
-    computed = {"FRONT_CSP_CONNECT_SRC"}  # derived by 19-racontemoi-env.envsh
+    # Derived by 19-racontemoi-env.envsh: the CSP from the page's URLs, the upstream from BACK_URL.
+    computed = {"FRONT_CSP_CONNECT_SRC", "FRONT_BACK_SCHEME", "FRONT_BACK_SERVER", "FRONT_BACK_HOST", "FRONT_BACK_HOSTNAME"}
     assert used - computed <= set(env)
     names = re.compile(env["NGINX_ENVSUBST_FILTER"])
     assert all(names.search(name) for name in used)
