@@ -1,21 +1,20 @@
 //! `back --healthcheck` and `back --probe URL`: one HTTP/1.1 GET with hyper's client, for images
 //! without a shell or curl (Docker HEALTHCHECK, Kubernetes exec probes, `helm test`).
-//! It resolves the host, connects, sends one request with `Connection: close` and returns the
-//! answer's status, all within [`TIMEOUT`], on a current-thread tokio runtime of its own.
+//! It resolves the host with the system resolver, then connects, sends one request with
+//! `Connection: close` and reads the answer's status within [`TIMEOUT`], on a current-thread
+//! tokio runtime of its own.
 
-use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Empty;
 use hyper::client::conn::http1;
-use hyper::header::{CONNECTION, HOST, USER_AGENT};
-use hyper::{Request, Uri};
+use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
+use hyper::http::uri::InvalidUri;
+use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// The whole exchange, from resolving to reading the status line.
+/// The whole exchange after the name lookup: connecting, sending, reading the status line.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A parsed `http://host[:port]/path` URL.
@@ -29,37 +28,38 @@ pub struct Url {
     pub path: String,
 }
 
-/// Parses with `hyper::Uri`, then refuses what the probe does not do: other schemes, user
-/// information, an IPv6 literal that is not an address, a port that is not a `u16`.
+/// A short check of our own (`hyper::Uri` would accept user information, any scheme and an
+/// out-of-range port, and costs more binary size): `http://host[:port][/path]` only.
 pub fn parse_url(url: &str) -> Result<Url, String> {
-    if !url.starts_with("http://") {
-        return Err(format!("{url:?}: only http:// URLs are supported"));
-    }
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
     let invalid = || format!("{url:?} is not a URL like http://host:port/path");
-    let uri: Uri = url.parse().map_err(|_| invalid())?;
-    let authority = uri.authority().map(|a| a.as_str()).filter(|a| !a.is_empty()).ok_or_else(invalid)?;
-    if authority.contains('@') {
+    if authority.is_empty() || authority.contains('@') {
         return Err(invalid());
     }
-    let bracketed = uri.host().ok_or_else(invalid)?;
-    let host = match bracketed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(ipv6) => {
-            ipv6.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-            ipv6
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed.split_once(']').ok_or_else(invalid)?;
+            host.parse::<Ipv6Addr>().map_err(|_| invalid())?;
+            (host, after.strip_prefix(':'))
         }
-        None => bracketed,
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
-    // `Uri::port_u16` is `None` for a port that is not a `u16`: check what follows the host.
-    let port = match authority.get(bracketed.len()..).unwrap_or_default() {
-        "" => 80,
-        after => after.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()).ok_or_else(invalid)?,
+    let port = match port {
+        Some(port) => port.parse::<u16>().map_err(|_| invalid())?,
+        None => 80,
     };
-    let path = match uri.path_and_query().map_or("", |p| p.as_str()) {
-        "" => "/".to_owned(),
-        query if query.starts_with('?') => format!("/{query}"),
-        path => path.to_owned(),
-    };
-    if host.is_empty() {
+    let path = if path.starts_with('?') { format!("/{path}") } else { path.to_owned() };
+    // Printable ASCII that `hyper::Uri` takes as a request target (it refuses `<`, `>` and `` ` ``).
+    let well_formed = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"<>`".contains(&b));
+    if !well_formed(host) || !well_formed(&path) {
         return Err(invalid());
     }
     Ok(Url { authority: authority.to_owned(), host: host.to_owned(), port, path })
@@ -67,13 +67,11 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
 
 /// `--probe URL`: the answer's status code, or why there is none.
 pub fn probe(url: &Url) -> Result<u16, String> {
-    run(async {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
-            .await
-            .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
-            .collect();
-        get_status(&addrs, &url.authority, &url.path).await
-    })
+    let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
+        .collect();
+    get_status(&addrs, &url.authority, &url.path)
 }
 
 /// Whether `--probe` succeeds on `status`: the `--expect`ed status, or any 2xx without one.
@@ -101,48 +99,52 @@ pub fn healthcheck_targets(listen: SocketAddr) -> Vec<SocketAddr> {
 pub fn healthcheck(listen: SocketAddr) -> Result<u16, String> {
     let targets = healthcheck_targets(listen);
     let authority = targets.first().map_or_else(String::new, SocketAddr::to_string);
-    run(get_status(&targets, &authority, "/healthz"))
+    get_status(&targets, &authority, "/healthz")
 }
 
-/// Runs `exchange` to its end or to [`TIMEOUT`], whichever comes first. A name lookup still
-/// running on the blocking pool at the timeout is left behind, not waited for.
-fn run(exchange: impl Future<Output = Result<u16, String>>) -> Result<u16, String> {
+/// GETs `path` from the first address that accepts a connection and returns the status code,
+/// within [`TIMEOUT`], on a current-thread runtime of its own.
+#[inline(never)]
+fn get_status(addrs: &[SocketAddr], authority: &str, path: &str) -> Result<u16, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| format!("cannot start the client: {e}"))?;
-    let result = runtime.block_on(async {
+    runtime.block_on(async {
+        let exchange = async {
+            let mut last_error = String::from("no address to connect to");
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(stream) => return exchange(stream, authority, path).await,
+                    Err(e) => last_error = format!("cannot connect to {addr}: {e}"),
+                }
+            }
+            Err(last_error)
+        };
         tokio::time::timeout(TIMEOUT, exchange).await.unwrap_or_else(|_| Err(format!("timed out after {TIMEOUT:?}")))
-    });
-    runtime.shutdown_background();
-    result
-}
-
-/// Connects to the first address that accepts, sends `GET path` and returns the status code.
-async fn get_status(addrs: &[SocketAddr], authority: &str, path: &str) -> Result<u16, String> {
-    let mut last_error = String::from("no address to connect to");
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return exchange(stream, authority, path).await,
-            Err(e) => last_error = format!("cannot connect to {addr}: {e}"),
-        }
-    }
-    Err(last_error)
+    })
 }
 
 async fn exchange(stream: TcpStream, authority: &str, path: &str) -> Result<u16, String> {
-    let request = Request::get(path)
-        .header(HOST, authority)
-        .header(USER_AGENT, "back-probe")
-        .header(CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("cannot make the request: {e}"))?;
+    let invalid = |e| format!("cannot make the request: {e}");
+    let mut request = Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+    *request.uri_mut() = path.parse().map_err(|e: InvalidUri| invalid(e.to_string()))?;
+    let headers = request.headers_mut();
+    headers.insert(HOST, HeaderValue::from_str(authority).map_err(|e| invalid(e.to_string()))?);
+    headers.insert(USER_AGENT, HeaderValue::from_static("back-probe"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
     let (mut sender, connection) =
         http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("cannot send the request: {e}"))?;
-    // The connection does the I/O; it ends with the exchange (`Connection: close`) or the runtime.
-    tokio::spawn(connection);
-    match sender.send_request(request).await {
+    // The connection does the I/O while the request waits for its answer, in this one task.
+    let mut connection = std::pin::pin!(connection);
+    let mut response = std::pin::pin!(sender.send_request(request));
+    let response = tokio::select! {
+        response = &mut response => response,
+        // The connection ended first: the request's own error says why.
+        _ = &mut connection => response.await,
+    };
+    match response {
         Ok(response) => Ok(response.status().as_u16()),
         Err(e) if e.is_parse() => Err("the answer is not HTTP".to_owned()),
         Err(e) => Err(format!("no answer: {e}")),
@@ -177,6 +179,7 @@ mod tests {
             "http://[zz]/",
             "http://a/b c",
             "http://a/\r\nX: y",
+            "http://a/<b>",
             "back:5000",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
@@ -218,7 +221,7 @@ mod tests {
             let _ = stream.write_all(answer);
             String::from_utf8(request).unwrap()
         });
-        let status = run(get_status(&[addr], "h:1", "/p?q"));
+        let status = get_status(&[addr], "h:1", "/p?q");
         let request = server.join().unwrap();
         assert!(request.starts_with("GET /p?q HTTP/1.1\r\n"), "{request:?}");
         assert!(request.contains("host: h:1\r\n") && request.contains("connection: close\r\n"), "{request:?}");
@@ -239,7 +242,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        assert!(run(get_status(&[addr], "x", "/")).is_err());
+        assert!(get_status(&[addr], "x", "/").is_err());
     }
 
     #[test]
