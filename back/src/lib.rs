@@ -14,6 +14,7 @@ pub mod log;
 pub mod metrics;
 pub mod negotiate;
 pub mod ops;
+pub mod probe;
 pub mod router;
 pub mod server;
 pub mod service;

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 
 use back::cli::{self, Command};
 use back::config::{self, Config};
-use back::ops::probe;
-use back::{app, log};
+use back::{app, log, probe};
 
 /// Exit code of a usage or configuration error.
 const USAGE_ERROR: u8 = 2;

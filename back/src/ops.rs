@@ -1,7 +1,5 @@
 //! Operations routes: `/healthz` (liveness), `/readyz` (readiness, fails once shutdown begins),
-//! `/metrics` and `/openapi.json`. The self probe used by `--healthcheck` and `--probe` is `probe`.
-
-pub mod probe;
+//! `/metrics` and `/openapi.json`. The client of `--healthcheck` and `--probe` is `crate::probe`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
