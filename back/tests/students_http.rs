@@ -11,14 +11,13 @@ use common::{exchange, get, parse_response, run_to_exit, send, Server};
 use serde_json::json;
 use students_support::{call, call_json, read_store, start, TempDir, PREFIX, ROOT};
 
-/// An original Flask-era data file: ages as strings, names in no particular order.
+/// An original Flask-era data file (flat, as `json.dump(indent=4)` wrote it): ages as strings,
+/// names in no particular order.
 const LEGACY_FILE: &str = r#"{
-    "student_ages": {
-        "zoe": "14",
-        "alice": "12",
-        "élodie": "011",
-        "bob": "13"
-    }
+    "zoe": "14",
+    "alice": "12",
+    "élodie": "011",
+    "bob": "13"
 }"#;
 
 fn legacy_store(dir: &TempDir) -> std::path::PathBuf {
@@ -367,7 +366,7 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
 #[test]
 fn a_corrupt_store_stops_the_start_with_one_line() {
     let dir = TempDir::new("students-corrupt");
-    for content in ["{\"student_ages\": {\"alice\": \"12\"", "[]", r#"{"student_ages": {"alice": "twelve"}}"#] {
+    for content in ["{\"alice\": \"12\"", "[]", r#"{"alice": "twelve"}"#, r#"{"alice": 12.5}"#] {
         fs::write(dir.store(), content).unwrap();
         let (code, stdout, stderr) = run_to_exit(
             &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENT_AGE_FILE", dir.store().to_str().unwrap())],

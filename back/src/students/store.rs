@@ -1,11 +1,14 @@
-//! The durable student store: the legacy `{"student_ages": {"name": "age"}}` file and the
-//! in-memory snapshot every read is served from.
+//! The durable student store: the original flat `{"name": "age"}` file of the Flask service and
+//! the in-memory snapshot every read is served from.
 //!
 //! - Reads take the current `Arc<Snapshot>` (a short read lock) and never wait for a write.
 //! - Writes are serialised by one async mutex. The new file is written next to the old one,
 //!   fsynced, renamed over it, and the directory fsynced; only then is the snapshot swapped.
 //!   A failed write leaves the file and the memory as they were.
-//! - The file keeps the legacy format (ages as strings, key order kept), so old tools still read it.
+//! - The file keeps the original format, as Python's `json.dump(data, f, indent=4,
+//!   ensure_ascii=False)` wrote it: flat, ages as they were (strings, or integers in a hand-edited
+//!   file), key order kept, so the old service and its scripts still read it. The wrapped
+//!   `{"student_ages": {...}}` file of earlier releases still loads, and is written flat.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,13 +32,15 @@ const SAMPLE_FILE: &str = "student_age.sample.json";
 pub struct Student {
     pub name: String,
     pub age: u8,
-    /// The age exactly as the file has it (such as `"012"`), served unchanged by the legacy routes.
+    /// The age as a JSON token, exactly as the file has it (`"012"` or, hand-edited, `13`):
+    /// the legacy routes and the file show it unchanged, as the Flask original did.
     pub stored_age: String,
 }
 
 impl Student {
+    /// A student written through the API: its age is stored as a string, like the original's.
     pub fn new(name: String, age: u8) -> Self {
-        Student { name, age, stored_age: age.to_string() }
+        Student { name, age, stored_age: format!("\"{age}\"") }
     }
 }
 
@@ -125,9 +130,9 @@ fn legacy_list_json(students: &Students) -> String {
     format!("{{\"student_ages\": {{{}}}}}", pairs.join(", "))
 }
 
-/// One student as the legacy routes show it: `"alice": "12"`.
+/// One student as the legacy routes and the file show it: `"alice": "12"`.
 pub fn legacy_pair(student: &Student) -> String {
-    format!("{}: {}", json_string(&student.name), json_string(&student.stored_age))
+    format!("{}: {}", json_string(&student.name), student.stored_age)
 }
 
 fn list_json(students: &Students) -> String {
@@ -144,13 +149,14 @@ fn json_string(text: &str) -> String {
     Value::from(text).to_string()
 }
 
-/// The file as written: the legacy format, indented, one student a line.
+/// The file as written: the original flat format, byte for byte what Python's
+/// `json.dump(data, f, indent=4, ensure_ascii=False)` writes (no final newline).
 fn file_json(students: &Students) -> String {
     let lines: Vec<String> = students.iter().map(|s| format!("    {}", legacy_pair(s))).collect();
     if lines.is_empty() {
-        "{\n  \"student_ages\": {}\n}\n".to_owned()
+        "{}".to_owned()
     } else {
-        format!("{{\n  \"student_ages\": {{\n{}\n  }}\n}}\n", lines.join(",\n"))
+        format!("{{\n{}\n}}", lines.join(",\n"))
     }
 }
 
@@ -328,10 +334,10 @@ fn write_synced(path: &Path, content: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// The file's top level: exactly one key, `student_ages`.
+/// The wrapped file of earlier releases: exactly one key, `student_ages`, holding an object.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "an object with one key, student_ages")]
-struct StoreFile {
+#[serde(deny_unknown_fields)]
+struct WrappedFile {
     student_ages: Entries,
 }
 
@@ -344,7 +350,7 @@ impl<'de> Deserialize<'de> for Entries {
         impl<'de> Visitor<'de> for EntriesVisitor {
             type Value = Entries;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of student names to ages")
+                f.write_str("an object of student names to ages, such as {\"alice\": \"12\"}")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
@@ -358,20 +364,31 @@ impl<'de> Deserialize<'de> for Entries {
     }
 }
 
-/// Parses and checks a store file. Ages may be strings (the legacy format) or JSON integers.
+/// Parses and checks a store file: the original flat object, or the wrapped one of earlier
+/// releases. Ages may be strings (the original format) or JSON integers (a hand-edited file).
 fn parse(content: &[u8]) -> Result<Students, String> {
-    let file: StoreFile = serde_json::from_slice(content).map_err(|e| e.to_string())?;
+    // The wrapped form is tried first: it fails at the first key of a flat file, at no cost.
+    let entries = match serde_json::from_slice::<WrappedFile>(content) {
+        Ok(wrapped) => wrapped.student_ages,
+        Err(_) => serde_json::from_slice::<Entries>(content).map_err(|e| e.to_string())?,
+    };
     let mut students = Students::default();
-    for (name, age) in file.student_ages.0 {
+    for (name, age) in entries.0 {
         let quoted = json_string(&name);
         validate::check_name(&name).map_err(|rule| format!("student {quoted}: {rule}"))?;
-        let stored_age = match age {
-            Value::String(text) => text,
-            Value::Number(number) if number.is_u64() => number.to_string(),
+        let (age, stored_age) = match age {
+            Value::String(text) => (
+                validate::age_from_text(&text)
+                    .map_err(|rule| format!("student {quoted}: {rule} (found {})", json_string(&text)))?,
+                json_string(&text),
+            ),
+            Value::Number(number) if number.is_u64() => (
+                validate::age_from_json(&Value::Number(number.clone()))
+                    .map_err(|rule| format!("student {quoted}: {rule} (found {number})"))?,
+                number.to_string(),
+            ),
             other => return Err(format!("student {quoted}: age {other} is not a number or a string")),
         };
-        let age = validate::age_from_text(&stored_age)
-            .map_err(|rule| format!("student {quoted}: {rule} (found {})", json_string(&stored_age)))?;
         if !students.insert(Student { name, age, stored_age }) {
             return Err(format!("student {quoted} appears twice"));
         }
@@ -426,16 +443,29 @@ mod tests {
         assert!(!dir.0.join("student_age.json").exists(), "no file before the first change");
     }
 
+    /// The original `simple_api/student_age.json`, byte for byte.
+    const ORIGINAL: &str = "{\n    \"bob\": \"13\",\n    \"alice\": \"12\"\n}\n";
+
     #[test]
-    fn a_legacy_file_is_served_unchanged_in_its_order() {
+    fn the_original_flat_file_loads_and_is_served_in_its_order() {
         let dir = TempDir::new();
-        let path = dir.file(r#"{"student_ages": {"zoe": "012", "élodie": "9", "bob": 13}}"#);
+        let path = dir.file(ORIGINAL);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(&store.snapshot().legacy_list[..], br#"{"student_ages": {"bob": "13", "alice": "12"}}"#);
+        assert_eq!(fs::read_to_string(&path).unwrap(), ORIGINAL, "a read never rewrites the file");
+    }
+
+    #[test]
+    fn a_hand_edited_file_is_served_as_the_original_would() {
+        let dir = TempDir::new();
+        let path = dir.file(r#"{"zoe": "012", "élodie": "9", "bob": 13}"#);
         let store = Store::open(&path).unwrap();
         assert!(!store.serves_sample());
         let snapshot = store.snapshot();
+        // Flask's json.load kept 13 an integer, and jsonify served it so.
         assert_eq!(
             &snapshot.legacy_list[..],
-            r#"{"student_ages": {"zoe": "012", "élodie": "9", "bob": "13"}}"#.as_bytes()
+            r#"{"student_ages": {"zoe": "012", "élodie": "9", "bob": 13}}"#.as_bytes()
         );
         assert_eq!(
             &snapshot.list[..],
@@ -445,21 +475,39 @@ mod tests {
     }
 
     #[test]
+    fn the_wrapped_file_of_earlier_releases_still_loads_and_is_written_flat() {
+        let dir = TempDir::new();
+        let path = dir.file("{\n  \"student_ages\": {\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\"\n  }\n}\n");
+        let store = Arc::new(Store::open(&path).unwrap());
+        assert_eq!(names(&store), ["zoe", "al\"ice"]);
+        runtime().block_on(store.apply(Change::Create { name: "élodie".into(), age: 9 })).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\",\n    \"élodie\": \"9\"\n}"
+        );
+        // A student may be called student_ages: with a string age, the file is flat.
+        let path = dir.file(r#"{"student_ages": "12"}"#);
+        assert_eq!(names(&Arc::new(Store::open(&path).unwrap())), ["student_ages"]);
+    }
+
+    #[test]
     fn a_corrupt_file_is_refused() {
         let dir = TempDir::new();
         for (content, expected) in [
             ("", "EOF"),
             ("{not json", "key must be a string"),
-            ("[]", "expected an object with one key, student_ages"),
-            (r#"{"students": {}}"#, "unknown field"),
-            (r#"{}"#, "missing field `student_ages`"),
-            (r#"{"student_ages": []}"#, "an object of student names to ages"),
+            ("[]", "an object of student names to ages"),
+            ("12", "an object of student names to ages"),
+            (r#"{"student_ages": []}"#, "is not a number or a string"),
+            (r#"{"a": "twelve"}"#, "age must be a whole number"),
+            (r#"{"a": "200"}"#, "age must be a whole number"),
+            (r#"{"a": 200}"#, "age must be a whole number"),
+            (r#"{"a": -1}"#, "is not a number or a string"),
+            (r#"{"a": 12.5}"#, "is not a number or a string"),
+            (r#"{"a": null}"#, "is not a number or a string"),
+            (r#"{"a/b": "1"}"#, "name must be"),
+            (r#"{"a": "1", "a": "2"}"#, "appears twice"),
             (r#"{"student_ages": {"a": "twelve"}}"#, "age must be a whole number"),
-            (r#"{"student_ages": {"a": "200"}}"#, "age must be a whole number"),
-            (r#"{"student_ages": {"a": 12.5}}"#, "is not a number or a string"),
-            (r#"{"student_ages": {"a": null}}"#, "is not a number or a string"),
-            (r#"{"student_ages": {"a/b": "1"}}"#, "name must be"),
-            (r#"{"student_ages": {"a": "1", "a": "2"}}"#, "appears twice"),
         ] {
             let path = dir.file(content);
             let error = Store::open(&path).err().unwrap_or_else(|| panic!("{content} accepted")).to_string();
@@ -498,7 +546,7 @@ mod tests {
         });
         assert_eq!(names(&store), ["alice", "élodie"]);
         let content = fs::read_to_string(&path).unwrap();
-        assert_eq!(content, "{\n  \"student_ages\": {\n    \"alice\": \"150\",\n    \"élodie\": \"9\"\n  }\n}\n");
+        assert_eq!(content, "{\n    \"alice\": \"150\",\n    \"élodie\": \"9\"\n}");
         assert!(!dir.0.join(".student_age.json.tmp").exists(), "no temporary file left");
         let reopened = Store::open(&path).unwrap();
         assert_eq!(&reopened.snapshot().legacy_list[..], &store.snapshot().legacy_list[..]);

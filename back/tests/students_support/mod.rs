@@ -73,12 +73,13 @@ pub fn try_create(addr: SocketAddr, name: &str, age: u8) -> Option<u16> {
     common::parse_response(&raw, false).map(|response| response.status)
 }
 
-/// The names and ages of a store file (sorted by name); panics (failing the test) if it is not a valid store.
+/// The names and ages of a store file (sorted by name); panics (failing the test) unless it is
+/// the original flat format: one object of names to age strings.
 pub fn read_store(path: &Path) -> Vec<(String, String)> {
     let content = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let value: serde_json::Value = serde_json::from_slice(&content)
         .unwrap_or_else(|e| panic!("store is not JSON ({e}): {}", String::from_utf8_lossy(&content)));
-    let ages = value.get("student_ages").and_then(|a| a.as_object()).expect("a student_ages object");
+    let ages = value.as_object().expect("a flat object of names to ages");
     ages.iter()
         .map(|(name, age)| (name.clone(), age.as_str().expect("ages are written as strings").to_owned()))
         .collect()
