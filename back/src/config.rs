@@ -46,6 +46,8 @@ pub struct StudentsConfig {
     /// `None`: the student routes answer 503.
     pub credentials: Option<Credentials>,
     pub store_file: PathBuf,
+    /// `STUDENTS_READ_ONLY`: the store is read-only by design (a ConfigMap): no lock, writes 503, ready.
+    pub read_only: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -107,6 +109,7 @@ impl Config {
                 store_file: PathBuf::from(
                     env.get("STUDENT_AGE_FILE").unwrap_or_else(|| DEFAULT_STUDENT_AGE_FILE.into()),
                 ),
+                read_only: env.parse("STUDENTS_READ_ONLY", "false", parse_bool)?,
             },
         })
     }

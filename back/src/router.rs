@@ -95,7 +95,7 @@ impl Router {
         match local {
             Local::Story => self.stories.respond(headers),
             Local::Healthz => self.ops.healthz(),
-            Local::Readyz => self.ops.readyz(),
+            Local::Readyz => self.ops.readyz(self.students.unready_reason().as_deref()),
             Local::Metrics => self.ops.metrics(),
             Local::Openapi => self.ops.openapi(),
         }

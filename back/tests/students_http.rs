@@ -316,6 +316,13 @@ fn a_store_that_cannot_be_written_still_serves_reads() {
     let refused = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
     assert_eq!(refused.status, 503);
     assert!(refused.json()["error"].as_str().unwrap().starts_with("student store directory is missing"));
+    // Meant to be writable but cannot be: not ready, said in one log line.
+    let ready = get(addr, "/readyz");
+    assert_eq!(ready.status, 503);
+    assert!(ready.json()["reason"].as_str().unwrap().starts_with("student store directory is missing"));
+    let said: Vec<String> = server.stderr().into_iter().filter(|l| l.contains("not ready")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("STUDENTS_READ_ONLY"), "{said:?}");
     assert_eq!(call(addr, "DELETE", &format!("{PREFIX}/students/alice")).status, 503);
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages")).text(), before);
     assert!(!missing.exists());
@@ -360,7 +367,23 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
         refused.text()
     );
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/carol")).status, 404);
+    assert_eq!(get(addr, "/readyz").status, 503, "meant to be writable, and it is not");
     assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+}
+
+#[test]
+fn a_store_read_only_by_design_is_ready_and_refuses_writes() {
+    let dir = TempDir::new("students-read-only-by-design");
+    let store = legacy_store(&dir);
+    let server = start(&store, &[("STUDENTS_READ_ONLY", "true")]);
+    let addr = server.addr();
+    assert_eq!(get(addr, "/readyz").status, 200);
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice")).text(), r#"{"alice": "12"}"#);
+    let refused = call_json(addr, "PUT", &format!("{PREFIX}/students/alice"), r#"{"age": 30}"#);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"], "student store is read-only (STUDENTS_READ_ONLY=true); nothing was changed");
+    assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+    assert!(!dir.0.join(".student_age.json.lock").exists(), "a read-only store takes no lock");
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn basic_payload(value: &[u8]) -> Option<&[u8]> {
 /// Standard base64 (RFC 4648 §4); the `=` padding may be left out, any other character is refused.
 fn decode_base64(input: &[u8]) -> Option<Vec<u8>> {
     let unpadded = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
-    if input.len() != unpadded.len() && input.len() % 4 != 0 {
+    if input.len() != unpadded.len() && !input.len().is_multiple_of(4) {
         return None;
     }
     if unpadded.len() % 4 == 1 {

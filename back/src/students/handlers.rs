@@ -121,17 +121,7 @@ fn write_failed(error: WriteError, name: &str) -> Response {
         }
         WriteError::Missing => not_found(name),
         WriteError::Io(e) => {
-            let (status, problem) = match e.kind() {
-                ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
-                ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
-                ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
-                    (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
-                }
-                ErrorKind::NotFound | ErrorKind::NotADirectory => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
-                }
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
-            };
+            let (status, problem) = io_problem(e.kind());
             http::error(status, &format!("{problem}: {e}; nothing was changed"))
         }
         WriteError::NotDurable(e) => http::error(
@@ -139,6 +129,24 @@ fn write_failed(error: WriteError, name: &str) -> Response {
             &format!("student store was written but its directory could not be synced: {e}"),
         ),
         WriteError::Aborted => http::error(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
+        WriteError::Unavailable(reason) => {
+            http::error(StatusCode::SERVICE_UNAVAILABLE, &format!("{reason}; nothing was changed"))
+        }
+    }
+}
+
+/// What an I/O error on the store means, and the status of a write it stops.
+pub fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
+        ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
+        }
+        ErrorKind::NotFound | ErrorKind::NotADirectory => {
+            (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
     }
 }
 

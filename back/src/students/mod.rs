@@ -2,8 +2,11 @@
 //! the legacy read routes and the REST write routes, all under `STUDENTS_API_PREFIX`.
 //!
 //! Interface used by the router (keep these signatures):
-//! - `StudentsApi::load(&StudentsConfig)` at start (reads the store; a corrupt file is an error),
-//!   then `warnings()`: lines the core logs once at startup (e.g. no credentials configured);
+//! - `StudentsApi::load(&StudentsConfig)` at start (takes the store's lock, reads the store; a
+//!   corrupt file is an error), then `warnings()`: lines the core logs once at startup (e.g. no
+//!   credentials configured, the lock held by another process);
+//! - `unready_reason()`: why the back must not be ready (the store should be writable but its
+//!   lock is not held), used by `/readyz`;
 //! - `matches(path)`: is this path under the prefix;
 //! - `allow(path)`: the `Allow` value for a path under the prefix (`None`: no such route → 404),
 //!   used for `OPTIONS` (the router answers it, without authentication, for CORS preflight);
@@ -15,12 +18,15 @@
 mod auth;
 mod body;
 mod handlers;
+mod lock;
 mod percent;
 mod store;
 mod validate;
 
 use std::error::Error as StdError;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use hyper::body::{Body as HttpBody, Incoming};
 use hyper::header::{AUTHORIZATION, WWW_AUTHENTICATE};
@@ -30,7 +36,11 @@ use crate::config::StudentsConfig;
 use crate::error::StartupError;
 use crate::http::{self, Response};
 use auth::BasicAuth;
-use store::Store;
+use lock::NotLocked;
+use store::{Access, Store};
+
+/// How often a back whose store directory cannot be written tries again.
+const UNWRITABLE_RETRY: Duration = Duration::from_secs(1);
 
 pub const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
 /// The legacy 401 body, kept byte for byte.
@@ -40,7 +50,8 @@ pub struct StudentsApi {
     prefix: String,
     /// `None`: no credentials configured; every student route answers 503.
     auth: Option<BasicAuth>,
-    store: Arc<Store>,
+    /// Replaced once, when a back that started without the lock gets it.
+    store: Arc<RwLock<Arc<Store>>>,
     warnings: Vec<String>,
 }
 
@@ -88,23 +99,61 @@ impl<'a> Route<'a> {
 
 impl StudentsApi {
     pub fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
-        let store = Store::open(&config.store_file).map_err(|e| StartupError(e.0))?;
+        let path = &config.store_file;
         let mut warnings = Vec::new();
+        let mut waits = false;
+        let access = if config.read_only {
+            Access::ReadOnly
+        } else {
+            match lock::try_lock(path) {
+                Ok(held) => Access::Writable(held),
+                Err(not_locked) => {
+                    let reason = standby_reason(path, &not_locked);
+                    warnings.push(format!(
+                        "{reason}: not ready, writes answer 503 until the lock is held{}",
+                        match not_locked {
+                            NotLocked::Busy => "",
+                            NotLocked::Unwritable(_) =>
+                                " (set STUDENTS_READ_ONLY=true for a store read-only by design)",
+                        }
+                    ));
+                    waits = true;
+                    Access::Standby(Arc::from(reason))
+                }
+            }
+        };
+        // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
+        // the writable store is loaded again once the lock is held.
+        let store = Arc::new(RwLock::new(Arc::new(Store::open(path, access).map_err(|e| StartupError(e.0))?)));
+        if waits {
+            wait_for_the_lock(path.clone(), Arc::clone(&store));
+        }
+        let store_now = Arc::clone(&store.read().unwrap_or_else(PoisonError::into_inner));
+        let store_ref = &store_now;
         if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
         }
-        if store.serves_sample() {
+        if store_ref.serves_sample() {
             warnings.push(format!(
                 "student store {} does not exist: serving the embedded sample until the first change writes it",
-                store.path().display()
+                store_ref.path().display()
             ));
         }
         Ok(StudentsApi {
             prefix: config.prefix.clone(),
             auth: config.credentials.as_ref().map(BasicAuth::new),
-            store: Arc::new(store),
+            store,
             warnings,
         })
+    }
+
+    /// Why the back must not be ready: its store should be writable, but the lock is not held.
+    pub fn unready_reason(&self) -> Option<Arc<str>> {
+        self.current_store().unready_reason().cloned()
+    }
+
+    fn current_store(&self) -> Arc<Store> {
+        Arc::clone(&self.store.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub fn prefix(&self) -> &str {
@@ -158,7 +207,7 @@ impl StudentsApi {
             Ok(name) => name.unwrap_or_default(),
             Err(e) => return http::error(StatusCode::BAD_REQUEST, &e.to_string()),
         };
-        let store = &self.store;
+        let store = &self.current_store();
         match (route, &parts.method) {
             // HEAD answers like GET; hyper sends the headers without the body.
             (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
@@ -170,6 +219,50 @@ impl StudentsApi {
             (Route::Item(_), &Method::DELETE) => handlers::delete(store, &name).await,
             _ => http::method_not_allowed(route.allow()),
         }
+    }
+}
+
+/// The one line that says why a store meant to be writable is not (yet).
+fn standby_reason(path: &std::path::Path, not_locked: &NotLocked) -> String {
+    let lock_file = lock::lock_path(path);
+    match not_locked {
+        NotLocked::Busy => format!(
+            "student store {} is locked by another back process ({}): waiting for it to exit",
+            path.display(),
+            lock_file.display()
+        ),
+        NotLocked::Unwritable(e) => {
+            let (_, problem) = handlers::io_problem(e.kind());
+            format!("{problem}: cannot lock {}: {e}", lock_file.display())
+        }
+    }
+}
+
+/// Waits, on its own thread, until this process holds the store's lock, then loads the file as it
+/// is now (the last write of the previous holder) and serves writes from it. A store directory that
+/// cannot be written is tried again every `UNWRITABLE_RETRY`. A file found corrupt then stops the
+/// back, as at startup.
+fn wait_for_the_lock(path: PathBuf, slot: Arc<RwLock<Arc<Store>>>) {
+    let spawned = std::thread::Builder::new().name("store-lock".into()).spawn(move || {
+        let held = loop {
+            match lock::lock(&path) {
+                Ok(held) => break held,
+                Err(_) => std::thread::sleep(UNWRITABLE_RETRY),
+            }
+        };
+        match Store::open(&path, Access::Writable(held)) {
+            Ok(store) => {
+                *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(store);
+                crate::log::info(&format!("student store {} locked: ready, serving writes", path.display()));
+            }
+            Err(e) => {
+                crate::log::error(&e.0);
+                std::process::exit(1);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        crate::log::error(&format!("cannot wait for the student store's lock: {e}"));
     }
 }
 
@@ -188,6 +281,8 @@ mod tests {
             prefix: "/supmit/api/v1.0".into(),
             credentials: credentials.then(|| Credentials { username: "root".into(), password: "root".into() }),
             store_file,
+            // Read-only: these tests need no lock, and a missing directory starts no waiting thread.
+            read_only: true,
         })
         .unwrap()
     }

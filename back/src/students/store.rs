@@ -23,7 +23,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{oneshot, Mutex};
 
+use super::lock::StoreLock;
 use super::validate;
+
+pub const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
 
 /// The embedded file used when the store file does not exist yet; the file is written on the first change.
 const SAMPLE_FILE: &str = "student_age.sample.json";
@@ -192,6 +195,19 @@ pub enum WriteError {
     NotDurable(Arc<io::Error>),
     /// The write task was lost (the runtime is shutting down).
     Aborted,
+    /// This store takes no write (read-only by configuration, or the lock is not held): why.
+    Unavailable(Arc<str>),
+}
+
+/// Whether a store takes writes.
+#[derive(Debug)]
+pub enum Access {
+    /// The single writer: the lock is held (for as long as the store lives).
+    Writable(#[allow(dead_code, reason = "held, never read: dropping it releases the lock")] StoreLock),
+    /// Read-only by design (`STUDENTS_READ_ONLY`): no lock, writes refused, ready.
+    ReadOnly,
+    /// Meant to be writable, but the lock is not held (yet): writes refused, unready; the reason.
+    Standby(Arc<str>),
 }
 
 type Reply = oneshot::Sender<Result<(), WriteError>>;
@@ -204,13 +220,14 @@ pub struct Store {
     writer: Mutex<()>,
     /// True when the file did not exist at start and the embedded sample is served.
     serves_sample: bool,
+    access: Access,
 }
 
 impl Store {
     /// Reads the store file, or the embedded sample when there is no file. Any other problem
     /// (unreadable, invalid JSON, wrong shape, invalid entry) is an error: the file is never
     /// silently replaced.
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    pub fn open(path: &Path, access: Access) -> Result<Self, OpenError> {
         let shown = path.display();
         let (students, serves_sample) = match fs::read(path) {
             Ok(content) => {
@@ -233,6 +250,7 @@ impl Store {
             queue: StdMutex::new(Vec::new()),
             writer: Mutex::new(()),
             serves_sample,
+            access,
         })
     }
 
@@ -242,6 +260,23 @@ impl Store {
 
     pub fn serves_sample(&self) -> bool {
         self.serves_sample
+    }
+
+    /// Why this store is not ready (it should write but does not hold the lock), if so.
+    pub fn unready_reason(&self) -> Option<&Arc<str>> {
+        match &self.access {
+            Access::Standby(reason) => Some(reason),
+            Access::Writable(_) | Access::ReadOnly => None,
+        }
+    }
+
+    /// Why this store refuses every write, if it does.
+    fn refusal(&self) -> Option<Arc<str>> {
+        match &self.access {
+            Access::Writable(_) => None,
+            Access::ReadOnly => Some(Arc::from(READ_ONLY_BY_CONFIGURATION)),
+            Access::Standby(reason) => Some(Arc::clone(reason)),
+        }
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -256,6 +291,9 @@ impl Store {
     /// in its own task, so a queued change is committed or refused even if its request goes away,
     /// and the memory always follows the file.
     pub async fn apply(self: &Arc<Self>, change: Change) -> Result<(), WriteError> {
+        if let Some(reason) = self.refusal() {
+            return Err(WriteError::Unavailable(reason));
+        }
         let store = Arc::clone(self);
         tokio::spawn(store.queue_and_commit(change)).await.unwrap_or(Err(WriteError::Aborted))
     }
@@ -426,6 +464,12 @@ mod tests {
         }
     }
 
+    /// A writable store (its lock held) at `path`.
+    fn open(path: &Path) -> Store {
+        let lock = super::super::lock::try_lock(path).expect("the store's lock");
+        Store::open(path, Access::Writable(lock)).unwrap()
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
     }
@@ -437,7 +481,7 @@ mod tests {
     #[test]
     fn the_sample_is_valid_and_served_when_there_is_no_file() {
         let dir = TempDir::new();
-        let store = Store::open(&dir.0.join("student_age.json")).unwrap();
+        let store = Store::open(&dir.0.join("student_age.json"), Access::ReadOnly).unwrap();
         assert!(store.serves_sample());
         assert_eq!(&store.snapshot().legacy_list[..], br#"{"student_ages": {"alice": "12", "bob": "13"}}"#);
         assert!(!dir.0.join("student_age.json").exists(), "no file before the first change");
@@ -450,7 +494,7 @@ mod tests {
     fn the_original_flat_file_loads_and_is_served_in_its_order() {
         let dir = TempDir::new();
         let path = dir.file(ORIGINAL);
-        let store = Store::open(&path).unwrap();
+        let store = open(&path);
         assert_eq!(&store.snapshot().legacy_list[..], br#"{"student_ages": {"bob": "13", "alice": "12"}}"#);
         assert_eq!(fs::read_to_string(&path).unwrap(), ORIGINAL, "a read never rewrites the file");
     }
@@ -459,7 +503,7 @@ mod tests {
     fn a_hand_edited_file_is_served_as_the_original_would() {
         let dir = TempDir::new();
         let path = dir.file(r#"{"zoe": "012", "élodie": "9", "bob": 13}"#);
-        let store = Store::open(&path).unwrap();
+        let store = open(&path);
         assert!(!store.serves_sample());
         let snapshot = store.snapshot();
         // Flask's json.load kept 13 an integer, and jsonify served it so.
@@ -478,7 +522,7 @@ mod tests {
     fn the_wrapped_file_of_earlier_releases_still_loads_and_is_written_flat() {
         let dir = TempDir::new();
         let path = dir.file("{\n  \"student_ages\": {\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\"\n  }\n}\n");
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         assert_eq!(names(&store), ["zoe", "al\"ice"]);
         runtime().block_on(store.apply(Change::Create { name: "élodie".into(), age: 9 })).unwrap();
         assert_eq!(
@@ -487,7 +531,7 @@ mod tests {
         );
         // A student may be called student_ages: with a string age, the file is flat.
         let path = dir.file(r#"{"student_ages": "12"}"#);
-        assert_eq!(names(&Arc::new(Store::open(&path).unwrap())), ["student_ages"]);
+        assert_eq!(names(&Store::open(&path, Access::ReadOnly).unwrap()), ["student_ages"]);
     }
 
     #[test]
@@ -510,7 +554,8 @@ mod tests {
             (r#"{"student_ages": {"a": "twelve"}}"#, "age must be a whole number"),
         ] {
             let path = dir.file(content);
-            let error = Store::open(&path).err().unwrap_or_else(|| panic!("{content} accepted")).to_string();
+            let error =
+                Store::open(&path, Access::ReadOnly).err().unwrap_or_else(|| panic!("{content} accepted")).to_string();
             assert!(error.starts_with(&format!("student store {} is corrupt: ", path.display())), "{error}");
             assert!(error.contains(expected), "{content}: {error}");
             assert!(!error.contains('\n'), "{error}");
@@ -521,7 +566,7 @@ mod tests {
     #[test]
     fn an_unreadable_file_is_refused() {
         let dir = TempDir::new();
-        let error = Store::open(&dir.0).err().unwrap().to_string();
+        let error = Store::open(&dir.0, Access::ReadOnly).err().unwrap().to_string();
         assert!(error.starts_with("cannot read student store"), "{error}");
     }
 
@@ -529,7 +574,7 @@ mod tests {
     fn writes_replace_the_file_and_then_the_snapshot() {
         let dir = TempDir::new();
         let path = dir.0.join("student_age.json");
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         runtime().block_on(async {
             store.apply(Change::Create { name: "élodie".into(), age: 9 }).await.unwrap();
             assert!(matches!(
@@ -548,7 +593,7 @@ mod tests {
         let content = fs::read_to_string(&path).unwrap();
         assert_eq!(content, "{\n    \"alice\": \"150\",\n    \"élodie\": \"9\"\n}");
         assert!(!dir.0.join(".student_age.json.tmp").exists(), "no temporary file left");
-        let reopened = Store::open(&path).unwrap();
+        let reopened = Store::open(&path, Access::ReadOnly).unwrap();
         assert_eq!(&reopened.snapshot().legacy_list[..], &store.snapshot().legacy_list[..]);
         assert_eq!(&reopened.snapshot().list[..], &store.snapshot().list[..]);
     }
@@ -557,7 +602,7 @@ mod tests {
     fn concurrent_writes_are_committed_in_groups_in_order() {
         let dir = TempDir::new();
         let path = dir.0.join("student_age.json");
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         let results = runtime().block_on(async {
             // 60 creates of 20 names (each name three times) and a delete of bob, all at once.
             let mut tasks: Vec<_> = (0..60)
@@ -578,7 +623,7 @@ mod tests {
         });
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 21);
         assert_eq!(results.iter().filter(|r| matches!(r, Err(WriteError::Exists))).count(), 40);
-        let on_disk = Store::open(&path).unwrap();
+        let on_disk = Store::open(&path, Access::ReadOnly).unwrap();
         assert_eq!(on_disk.snapshot().students.iter().count(), 21);
         assert!(on_disk.snapshot().students.get("bob").is_none());
         assert_eq!(&on_disk.snapshot().list[..], &store.snapshot().list[..]);
@@ -588,11 +633,11 @@ mod tests {
     fn deleting_everything_leaves_a_valid_empty_file() {
         let dir = TempDir::new();
         let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         runtime().block_on(store.apply(Change::Delete { name: "a".into() })).unwrap();
         assert_eq!(store.snapshot().students.iter().count(), 0);
         assert_eq!(&store.snapshot().legacy_list[..], br#"{"student_ages": {}}"#);
-        assert_eq!(Store::open(&path).unwrap().snapshot().students.iter().count(), 0);
+        assert_eq!(Store::open(&path, Access::ReadOnly).unwrap().snapshot().students.iter().count(), 0);
     }
 
     #[test]
@@ -613,10 +658,26 @@ mod tests {
     }
 
     #[test]
+    fn a_store_without_the_lock_refuses_every_write() {
+        let dir = TempDir::new();
+        let path = dir.file(r#"{"a": "1"}"#);
+        for (access, ready) in [(Access::ReadOnly, true), (Access::Standby(Arc::from("waiting")), false)] {
+            let store = Arc::new(Store::open(&path, access).unwrap());
+            assert_eq!(store.unready_reason().is_none(), ready);
+            let result = runtime().block_on(store.apply(Change::Delete { name: "a".into() }));
+            assert!(matches!(result, Err(WriteError::Unavailable(_))), "{result:?}");
+            assert_eq!(names(&store), ["a"]);
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"a": "1"}"#);
+    }
+
+    #[test]
     fn a_failed_write_changes_nothing() {
         let dir = TempDir::new();
         // A missing directory: the service starts from the sample, and writes fail.
-        let store = Arc::new(Store::open(&dir.0.join("missing/student_age.json")).unwrap());
+        let elsewhere = super::super::lock::try_lock(&dir.0.join("elsewhere")).unwrap();
+        let store =
+            Arc::new(Store::open(&dir.0.join("missing/student_age.json"), Access::Writable(elsewhere)).unwrap());
         let before = store.snapshot().legacy_list.clone();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
         assert!(matches!(&result, Err(WriteError::Io(e)) if e.kind() == ErrorKind::NotFound), "{result:?}");
@@ -624,7 +685,7 @@ mod tests {
 
         // The temporary file cannot be created (a directory is in the way), even as root.
         let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         fs::create_dir(dir.0.join(".student_age.json.tmp")).unwrap();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
         assert!(matches!(result, Err(WriteError::Io(_))), "{result:?}");
@@ -636,7 +697,7 @@ mod tests {
     fn a_failed_rename_keeps_the_old_file_and_removes_the_temporary_one() {
         let dir = TempDir::new();
         let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
-        let store = Arc::new(Store::open(&path).unwrap());
+        let store = Arc::new(open(&path));
         // Make the rename fail: the store path becomes a non-empty directory.
         fs::remove_file(&path).unwrap();
         fs::create_dir(&path).unwrap();
