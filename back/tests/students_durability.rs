@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use students_support::{call, call_json, read_store, start, try_create, TempDir, PREFIX};
+use students_support::{call, call_json, list_all, read_store, start, try_create, TempDir, PREFIX};
 
 const CLIENTS: usize = 50;
 const WRITES_PER_CLIENT: usize = 20;
@@ -37,8 +37,7 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
     eprintln!("{} writes in {:?}", CLIENTS * WRITES_PER_CLIENT, started.elapsed());
 
     let expected = CLIENTS * WRITES_PER_CLIENT + 2; // the sample's alice and bob
-    let listed = call(addr, "GET", &format!("{PREFIX}/students")).json();
-    assert_eq!(listed["students"].as_array().map(Vec::len), Some(expected));
+    assert_eq!(list_all(addr).len(), expected);
     let on_disk = read_store(&dir.store());
     assert_eq!(on_disk.len(), expected);
     for client in 0..CLIENTS {
@@ -116,10 +115,8 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
 
     // The file left by the last kill starts a server that serves every acknowledged student.
     let server = start(&dir.store(), &[("ACCESS_LOG", "false")]);
-    let listed = call(server.addr(), "GET", &format!("{PREFIX}/students")).json();
-    let served: HashSet<&str> =
-        listed["students"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
-    assert!(acknowledged.iter().all(|name| served.contains(name.as_str())));
+    let served: HashSet<String> = list_all(server.addr()).into_iter().map(|(name, _)| name).collect();
+    assert!(acknowledged.iter().all(|name| served.contains(name)));
 }
 
 #[test]

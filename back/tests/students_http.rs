@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{exchange, get, parse_response, run_to_exit, send, Server};
 use serde_json::json;
-use students_support::{call, call_json, read_store, start, TempDir, PREFIX, ROOT};
+use students_support::{call, call_json, list_all, read_store, start, TempDir, PREFIX, ROOT};
 
 /// An original Flask-era data file (flat, as `json.dump(indent=4)` wrote it): ages as strings,
 /// names in no particular order.
@@ -156,7 +156,11 @@ fn rest_create_read_update_delete() {
 
     let list = call(addr, "GET", &students);
     assert_eq!(list.status, 200);
-    assert_eq!(list.json(), json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}]}));
+    assert_eq!(
+        list.json(),
+        json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}], "next_cursor": null})
+    );
+    assert_eq!(list.header("link"), None, "one page only");
     assert!(!dir.store().exists(), "the sample is not written before the first change");
 
     let created = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#);
@@ -431,4 +435,76 @@ fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
         allowed.sort();
         assert_eq!(documented, allowed, "{path}");
     }
+}
+
+#[test]
+fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
+    let dir = TempDir::new("students-paging");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+    for i in 0..250 {
+        assert_eq!(call_json(addr, "POST", &students, &format!(r#"{{"name": "s{i:03}", "age": 1}}"#)).status, 201);
+    }
+    // The default page is 100 students, with the next one's cursor in the body and a Link.
+    let first = call(addr, "GET", &students);
+    let body = first.json();
+    assert_eq!(body["students"].as_array().unwrap().len(), 100);
+    assert_eq!(body["students"][0]["name"], "alice");
+    let cursor = body["next_cursor"].as_str().expect("a next cursor").to_owned();
+    let link = first.header("link").expect("a Link header");
+    assert_eq!(link, format!("<{students}?limit=100&cursor={cursor}>; rel=\"next\""));
+
+    // A delete between pages skips nobody and repeats nobody.
+    assert_eq!(call(addr, "DELETE", &format!("{students}/s098")).status, 204);
+    let next = call(addr, "GET", &format!("{students}?limit=100&cursor={cursor}")).json();
+    assert_eq!(next["students"][0]["name"], "s099");
+    let walked = list_all(addr);
+    assert_eq!(walked.len(), 2 + 250 - 1);
+    assert_eq!(walked.iter().filter(|(name, _)| name == "s099").count(), 1);
+
+    // The last page has no cursor and no Link.
+    let last = call(addr, "GET", &format!("{students}?limit=1000"));
+    assert_eq!(last.json()["students"].as_array().unwrap().len(), 251);
+    assert!(last.json()["next_cursor"].is_null());
+    assert_eq!(last.header("link"), None);
+
+    for bad in ["limit=0", "limit=1001", "limit=x", "cursor=x", "cursor=-1"] {
+        let refused = call(addr, "GET", &format!("{students}?{bad}"));
+        assert_eq!(refused.status, 400, "{bad}");
+        assert!(refused.json()["error"].as_str().unwrap().contains(bad.split('=').next().unwrap()), "{bad}");
+    }
+    // get_student_ages stays whole.
+    let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).json();
+    assert_eq!(legacy["student_ages"].as_object().unwrap().len(), 251);
+}
+
+#[test]
+fn students_max_refuses_a_create_beyond_it_and_leaves_the_file() {
+    let dir = TempDir::new("students-max");
+    let store = legacy_store(&dir); // 4 students
+    let server = start(&store, &[("STUDENTS_MAX", "5")]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+    assert_eq!(call_json(addr, "POST", &students, r#"{"name": "e", "age": 1}"#).status, 201);
+    let before = fs::read(&store).unwrap();
+    let refused = call_json(addr, "POST", &students, r#"{"name": "f", "age": 1}"#);
+    assert_eq!(refused.status, 409);
+    assert_eq!(
+        refused.json()["error"],
+        "student store is full: it holds at most 5 students (STUDENTS_MAX); nothing was changed"
+    );
+    assert_eq!(fs::read(&store).unwrap(), before, "the file is untouched");
+    // Updates and deletes still work, and a delete makes room.
+    assert_eq!(call_json(addr, "PUT", &format!("{students}/e"), r#"{"age": 2}"#).status, 200);
+    assert_eq!(call(addr, "DELETE", &format!("{students}/e")).status, 204);
+    assert_eq!(call_json(addr, "POST", &students, r#"{"name": "f", "age": 1}"#).status, 201);
+
+    let (code, _, stderr) = run_to_exit(
+        &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENTS_MAX", "0")],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("invalid STUDENTS_MAX"), "{stderr}");
 }

@@ -18,7 +18,9 @@
 mod auth;
 mod body;
 mod handlers;
+mod json;
 mod lock;
+mod model;
 mod percent;
 mod store;
 mod validate;
@@ -124,14 +126,23 @@ impl StudentsApi {
         };
         // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
         // the writable store is loaded again once the lock is held.
-        let store = Arc::new(RwLock::new(Arc::new(Store::open(path, access).map_err(|e| StartupError(e.0))?)));
+        let store =
+            Arc::new(RwLock::new(Arc::new(Store::open(path, access, config.max).map_err(|e| StartupError(e.0))?)));
         if waits {
-            wait_for_the_lock(path.clone(), Arc::clone(&store));
+            wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
         }
         let store_now = Arc::clone(&store.read().unwrap_or_else(PoisonError::into_inner));
         let store_ref = &store_now;
         if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
+        }
+        if store_ref.len() > config.max {
+            warnings.push(format!(
+                "student store {} holds {} students, more than STUDENTS_MAX={}: creates answer 409 until some are deleted",
+                path.display(),
+                store_ref.len(),
+                config.max
+            ));
         }
         if store_ref.serves_sample() {
             warnings.push(format!(
@@ -212,7 +223,9 @@ impl StudentsApi {
             // HEAD answers like GET; hyper sends the headers without the body.
             (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
             (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name),
-            (Route::Collection, &(Method::GET | Method::HEAD)) => handlers::list(store),
+            (Route::Collection, &(Method::GET | Method::HEAD)) => {
+                handlers::list(store, &self.prefix, parts.uri.query())
+            }
             (Route::Collection, &Method::POST) => handlers::create(store, &self.prefix, &parts.headers, body).await,
             (Route::Item(_), &(Method::GET | Method::HEAD)) => handlers::get(store, &name),
             (Route::Item(_), &Method::PUT) => handlers::update(store, &name, &parts.headers, body).await,
@@ -242,7 +255,7 @@ fn standby_reason(path: &std::path::Path, not_locked: &NotLocked) -> String {
 /// is now (the last write of the previous holder) and serves writes from it. A store directory that
 /// cannot be written is tried again every `UNWRITABLE_RETRY`. A file found corrupt then stops the
 /// back, as at startup.
-fn wait_for_the_lock(path: PathBuf, slot: Arc<RwLock<Arc<Store>>>) {
+fn wait_for_the_lock(path: PathBuf, max: usize, slot: Arc<RwLock<Arc<Store>>>) {
     let spawned = std::thread::Builder::new().name("store-lock".into()).spawn(move || {
         let held = loop {
             match lock::lock(&path) {
@@ -250,7 +263,7 @@ fn wait_for_the_lock(path: PathBuf, slot: Arc<RwLock<Arc<Store>>>) {
                 Err(_) => std::thread::sleep(UNWRITABLE_RETRY),
             }
         };
-        match Store::open(&path, Access::Writable(held)) {
+        match Store::open(&path, Access::Writable(held), max) {
             Ok(store) => {
                 *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(store);
                 crate::log::info(&format!("student store {} locked: ready, serving writes", path.display()));
@@ -283,6 +296,7 @@ mod tests {
             store_file,
             // Read-only: these tests need no lock, and a missing directory starts no waiting thread.
             read_only: true,
+            max: crate::config::DEFAULT_STUDENTS_MAX,
         })
         .unwrap()
     }

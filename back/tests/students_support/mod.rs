@@ -56,6 +56,24 @@ pub fn call_json(addr: SocketAddr, method: &str, path: &str, body: &str) -> Http
     common::send(addr, method, path, &[("Authorization", ROOT), ("Content-Type", "application/json")], body.as_bytes())
 }
 
+/// Every student of the REST list, following `next_cursor` page after page: (name, age) in order.
+pub fn list_all(addr: SocketAddr) -> Vec<(String, u64)> {
+    let mut all = Vec::new();
+    let mut path = format!("{PREFIX}/students?limit=1000");
+    loop {
+        let page = call(addr, "GET", &path);
+        assert_eq!(page.status, 200, "{}", page.text());
+        let body = page.json();
+        for student in body["students"].as_array().expect("a students array") {
+            all.push((student["name"].as_str().unwrap().to_owned(), student["age"].as_u64().unwrap()));
+        }
+        match body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{PREFIX}/students?limit=1000&cursor={cursor}"),
+            None => return all,
+        }
+    }
+}
+
 /// `POST {PREFIX}/students` with a name and age, without panicking when the server is gone
 /// (the crash test kills it mid-storm): `None` when no complete answer came back.
 pub fn try_create(addr: SocketAddr, name: &str, age: u8) -> Option<u16> {
