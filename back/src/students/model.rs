@@ -116,12 +116,14 @@ impl Default for Students {
 }
 
 impl Students {
-    /// Room for `students` students and `text` bytes of names.
+    /// Room for `students` students and `text` bytes of names (reserved, not touched: a generous
+    /// guess costs address space, not memory). The index grows as it fills: sized on a guess, its
+    /// scattered inserts would touch every page of it.
     pub fn with_capacity(students: usize, text: usize) -> Self {
         Students {
             text: String::with_capacity(text),
             slots: Vec::with_capacity(students),
-            index: HashTable::with_capacity(students),
+            index: HashTable::new(),
             hasher: RandomState::new(),
             live: 0,
             dead_text: 0,
