@@ -130,7 +130,9 @@ pub fn page(students: &[StudentRef], next_cursor: Option<u32>) -> Vec<u8> {
 /// Reads a store file: the original flat object, or the wrapped one of earlier releases. Ages may
 /// be strings (the original format) or JSON integers (a hand-edited file). Any problem is one line.
 pub fn parse(content: &[u8]) -> Result<Students, String> {
-    let mut students = Students::with_capacity(content.len() / 8, content.len());
+    // The file as json.dump(indent=4) writes it has one student a line: the index is sized once.
+    let lines = content.iter().filter(|&&b| b == b'\n').count();
+    let mut students = Students::with_capacity(content.len() / 8, content.len(), lines);
     let mut deserializer = serde_json::Deserializer::from_slice(content);
     FileSeed(&mut students).deserialize(&mut deserializer).map_err(|e| e.to_string())?;
     deserializer.end().map_err(|e| e.to_string())?;
@@ -233,12 +235,13 @@ impl<'de> Visitor<'de> for FirstValue<'_> {
 
 /// Adds one student read from the file, or says why the file is corrupt.
 fn add(students: &mut Students, name: &str, age: AgeToken) -> Result<(), String> {
-    let quoted = serde_json::Value::from(name);
-    validate::check_name(name).map_err(|rule| format!("student {quoted}: {rule}"))?;
+    // Built only for an error: a million students load without a million allocations.
+    let quoted = || serde_json::Value::from(name);
+    validate::check_name(name).map_err(|rule| format!("student {}: {rule}", quoted()))?;
     let (age, odd) = match age {
         AgeToken::Text(text) => {
             let value = validate::age_from_text(&text).map_err(|rule| {
-                format!("student {quoted}: {rule} (found {})", serde_json::Value::from(text.as_ref()))
+                format!("student {}: {rule} (found {})", quoted(), serde_json::Value::from(text.as_ref()))
             })?;
             let plain = itoa::Buffer::new().format(value) == text.as_ref();
             let form = if plain { AgeForm::Text } else { AgeForm::Odd(text.len() as u8) };
@@ -248,13 +251,13 @@ fn add(students: &mut Students, name: &str, age: AgeToken) -> Result<(), String>
             let value = u8::try_from(number)
                 .ok()
                 .filter(|&age| age <= validate::MAX_AGE)
-                .ok_or_else(|| format!("student {quoted}: {} (found {number})", validate::AGE_RULE))?;
+                .ok_or_else(|| format!("student {}: {} (found {number})", quoted(), validate::AGE_RULE))?;
             (Age { value, form: AgeForm::Integer }, Cow::Borrowed(""))
         }
-        AgeToken::Other(found) => return Err(format!("student {quoted}: age {found} is not a number or a string")),
+        AgeToken::Other(found) => return Err(format!("student {}: age {found} is not a number or a string", quoted())),
     };
     students.push(name, age, &odd).map_err(|e| match e {
-        AddError::Duplicate => format!("student {quoted} appears twice"),
+        AddError::Duplicate => format!("student {} appears twice", quoted()),
         AddError::TooLarge => "too many students for one store (over 4 GiB of names)".to_owned(),
     })
 }

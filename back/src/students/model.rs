@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 /// How an age is written in the file and shown by the legacy routes.
@@ -111,19 +112,19 @@ pub struct Students {
 
 impl Default for Students {
     fn default() -> Self {
-        Students::with_capacity(0, 0)
+        Students::with_capacity(0, 0, 0)
     }
 }
 
 impl Students {
     /// Room for `students` students and `text` bytes of names (reserved, not touched: a generous
-    /// guess costs address space, not memory). The index grows as it fills: sized on a guess, its
-    /// scattered inserts would touch every page of it.
-    pub fn with_capacity(students: usize, text: usize) -> Self {
+    /// guess costs address space, not memory), and an index sized for `indexed` students (a close
+    /// count: its scattered inserts touch every page of it; beyond it, it grows).
+    pub fn with_capacity(students: usize, text: usize, indexed: usize) -> Self {
         Students {
             text: String::with_capacity(text),
             slots: Vec::with_capacity(students),
-            index: HashTable::new(),
+            index: HashTable::with_capacity(indexed),
             hasher: RandomState::new(),
             live: 0,
             dead_text: 0,
@@ -188,22 +189,28 @@ impl Students {
 
     /// Adds a student at the end. `odd` holds the digits of an `Odd` age.
     pub fn push(&mut self, name: &str, age: Age, odd: &str) -> Result<(), AddError> {
-        if self.find(name).is_some() {
-            return Err(AddError::Duplicate);
-        }
         let start = u32::try_from(self.text.len()).map_err(|_| AddError::TooLarge)?;
         if self.text.len() + name.len() + odd.len() > u32::MAX as usize || self.slots.len() >= u32::MAX as usize {
             return Err(AddError::TooLarge);
         }
+        // One probe finds a duplicate or the free place (loading a million students is mostly this).
+        let hash = self.hasher.hash_one(name);
+        let (text, slots, hasher) = (&self.text, &self.slots, &self.hasher);
+        let free = match self.index.entry(
+            hash,
+            |&at| Self::name_of(text, &slots[at as usize]) == name,
+            |&at| hasher.hash_one(Self::name_of(text, &slots[at as usize])),
+        ) {
+            Entry::Occupied(_) => return Err(AddError::Duplicate),
+            Entry::Vacant(free) => free,
+        };
+        let at = self.slots.len() as u32;
+        free.insert(at);
         self.text.push_str(name);
         self.text.push_str(odd);
-        let at = self.slots.len() as u32;
         let seq = self.next_seq;
         self.next_seq += 1;
         self.slots.push(Slot { start, seq, name_len: name.len() as u16, age: age.value, form: form_code(age.form) });
-        let hash = self.hasher.hash_one(name);
-        let (text, slots, hasher) = (&self.text, &self.slots, &self.hasher);
-        self.index.insert_unique(hash, at, |&i| hasher.hash_one(Self::name_of(text, &slots[i as usize])));
         self.live += 1;
         Ok(())
     }

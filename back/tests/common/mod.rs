@@ -28,6 +28,9 @@ pub struct Server {
     addr: SocketAddr,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The threads reading stdout and stderr; joined once the process has exited, so that its
+    /// last lines are there when `wait` returns.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -64,10 +67,12 @@ impl Server {
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
-        collect_lines(stdout_pipe, stdout.clone(), Some(addr_tx));
-        collect_lines(stderr_pipe, stderr.clone(), None);
+        let readers = vec![
+            collect_lines(stdout_pipe, stdout.clone(), Some(addr_tx)),
+            collect_lines(stderr_pipe, stderr.clone(), None),
+        ];
 
-        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stdout, stderr };
+        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), stdout, stderr, readers };
         match addr_rx.recv_timeout(START_TIMEOUT) {
             Ok(addr) => {
                 server.addr = addr;
@@ -119,7 +124,12 @@ impl Server {
         let deadline = Instant::now() + timeout;
         loop {
             match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
+                Ok(Some(status)) => {
+                    for reader in self.readers.drain(..) {
+                        let _ = reader.join();
+                    }
+                    return Some(status);
+                }
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
                 _ => return None,
             }
@@ -182,7 +192,7 @@ fn collect_lines(
     pipe: impl Read + Send + 'static,
     lines: Arc<Mutex<Vec<String>>>,
     addr: Option<mpsc::Sender<SocketAddr>>,
-) {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut addr = addr;
         for line in BufReader::new(pipe).lines() {
@@ -196,7 +206,7 @@ fn collect_lines(
                 lines.push(line);
             }
         }
-    });
+    })
 }
 
 /// The address in a `listening on <addr>` log line, text or JSON.
