@@ -28,12 +28,13 @@ AUTH = "Basic " + base64.b64encode(b"root:root").decode()
 HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
 WRITERS = 32
 
-# Per size: sequential writes, writes per concurrent writer, file-only repetitions, legacy GETs.
+# Per size: sequential writes (each followed by one file-only write + fsync), writes per
+# concurrent writer, legacy GETs.
 PLAN = {
-    100: (100, 4, 20, 20),
-    10_000: (60, 3, 15, 15),
-    100_000: (30, 2, 9, 9),
-    1_000_000: (15, 1, 7, 5),
+    100: (60, 4, 20),
+    10_000: (40, 3, 15),
+    100_000: (25, 2, 9),
+    1_000_000: (15, 1, 5),
 }
 
 
@@ -80,6 +81,13 @@ def status_of(pid, field):
     return 0
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process so far (on a shared machine, wall time also counts waiting for a core)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Back:
     def __init__(self, binary, store, max_students):
         env = {"PATH": os.environ.get("PATH", ""), "HOST": "127.0.0.1", "PORT": "0", "ACCESS_LOG": "false",
@@ -105,6 +113,7 @@ class Back:
                 pass
             time.sleep(0.0005)
         self.startup = time.perf_counter() - self.started
+        self.startup_cpu = cpu_seconds(self.proc.pid)
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
 
@@ -140,7 +149,7 @@ def timed_get(conn, path):
 
 
 def measure(binary, workdir, n, wrapped=False):
-    sequential, per_writer, file_reps, legacy_reps = PLAN[n]
+    sequential, per_writer, legacy_reps = PLAN[n]
     store = workdir / f"student_age-{n}.json"
     write_store(store, n, wrapped)
     size = store.stat().st_size
@@ -148,20 +157,20 @@ def measure(binary, workdir, n, wrapped=False):
     row = {"n": n, "size": size}
 
     back = Back(binary, store, max(n * 2, 100_000))
-    row["startup"] = back.startup
+    row["startup"], row["startup_cpu"] = back.startup, back.startup_cpu
     row["rss_start"] = status_of(back.proc.pid, "VmRSS")
     try:
         conn = back.connection()
         put(conn, name(0), 1)  # warm-up
-        # Sequential writes on one keep-alive connection, interleaved with the same run's
-        # file-only write + fsync of a file of the same size (next to the store, same disk).
+        # Sequential writes on one keep-alive connection, each followed by the same run's file-only
+        # write + fsync of a file of the same size (next to the store, same disk): both medians see
+        # the same moments of a shared machine.
         writes, files = [], []
         for i in range(sequential):
             start = time.perf_counter()
             put(conn, name(i % n), i % 151)
             writes.append(time.perf_counter() - start)
-            if i < file_reps:
-                files.append(file_only_write(workdir / "file-only.json", content))
+            files.append(file_only_write(workdir / "file-only.json", content))
         row["write"] = statistics.median(writes)
         row["file_only"] = statistics.median(files)
 
@@ -218,13 +227,13 @@ def mib(n):
 
 def table(rows):
     out = ["| students | file | file-only write+fsync | write (sequential) | ratio | write (32 writers, per write) "
-           "| startup | RSS (after the run) | RSS / file | peak RSS | legacy list (first after a write / then) "
+           "| startup (its CPU time) | RSS (after the run) | RSS / file | peak RSS | legacy list (first after a write / then) "
            "| REST page of 100 |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(
             f"| {r['n']:,} | {mib(r['size'])} | {ms(r['file_only'])} | {ms(r['write'])} "
-            f"| {r['write'] / r['file_only']:.2f}× | {ms(r['concurrent'])} | {ms(r['startup'])} | {mib(r['rss'])} "
+            f"| {r['write'] / r['file_only']:.2f}× | {ms(r['concurrent'])} | {ms(r['startup'])} ({r['startup_cpu'] * 1000:.0f} ms) | {mib(r['rss'])} "
             f"| {r['rss'] / r['size']:.1f}× | {mib(r['hwm'])} | {ms(r['legacy_first'])} / {ms(r['legacy'])} "
             f"| {ms(r['page'])} |")
     return "\n".join(out)
@@ -243,7 +252,8 @@ def targets(rows):
         lines.append(f"- 1,000,000: RSS / file = {r['rss'] / r['size']:.1f}× (target ≤ 4×): "
                      f"{'met' if r['rss'] <= 4 * r['size'] else 'MISS'}; peak {r['hwm'] / r['size']:.1f}×")
         lines.append(f"- 1,000,000: startup {ms(r['startup'])} (target ≤ 500 ms): "
-                     f"{'met' if r['startup'] <= 0.5 else 'MISS'}")
+                     f"{'met' if r['startup'] <= 0.5 else 'MISS'}; the back's own CPU time until ready: "
+                     f"{r['startup_cpu'] * 1000:.0f} ms (10 ms ticks)")
     return "\n".join(lines)
 
 
