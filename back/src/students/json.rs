@@ -13,13 +13,18 @@ use std::io::{self, Write};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::model::{AddError, Age, AgeForm, StudentRef, Students};
+use super::model::{needs_escape, AddError, Age, AgeForm, StudentRef, Students};
 use super::validate;
 
 /// Appends `text` as a JSON string, UTF-8 kept (as serde_json and Python with
 /// `ensure_ascii=False` write it).
 fn push_string(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    push_known(out, text, !needs_escape(text));
+}
+
+/// Like `push_string`, for a text already known to need no escaping (`plain`) or to need some.
+fn push_known(out: &mut Vec<u8>, text: &str, plain: bool) {
+    if !plain {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
     } else {
@@ -31,7 +36,7 @@ fn push_string(out: &mut Vec<u8>, text: &str) {
 
 /// `"alice": "12"`: one student as the file and the legacy routes show it, the age as stored.
 fn push_pair(out: &mut Vec<u8>, student: &StudentRef) {
-    push_string(out, student.name);
+    push_known(out, student.name, student.plain);
     out.extend_from_slice(b": ");
     let mut digits = itoa::Buffer::new();
     match student.form {
@@ -72,15 +77,17 @@ pub fn legacy_list<'a>(students: impl Iterator<Item = StudentRef<'a>>, size_hint
     out
 }
 
-/// Writes the store file: the original flat format, indented by 4, as `json.dump` did.
+/// Writes the store file: the original flat format, indented by 4, as `json.dump` did, in
+/// chunks of `CHUNK` bytes written straight to `out` (the file: no second buffer).
 pub fn write_file<'a>(out: &mut impl Write, students: impl Iterator<Item = StudentRef<'a>>) -> io::Result<()> {
-    let mut chunk = Vec::with_capacity(64 * 1024);
+    const CHUNK: usize = 256 * 1024;
+    let mut chunk = Vec::with_capacity(CHUNK + 1024);
     let mut empty = true;
     for student in students {
         chunk.extend_from_slice(if empty { b"{\n    " } else { b",\n    " });
         empty = false;
         push_pair(&mut chunk, &student);
-        if chunk.len() >= 60 * 1024 {
+        if chunk.len() >= CHUNK {
             out.write_all(&chunk)?;
             chunk.clear();
         }

@@ -53,19 +53,27 @@ struct Slot {
     seq: u32,
     name_len: u16,
     age: u8,
-    /// 0 dead, 1 text, 2 integer, 3 + n: odd text of n digits after the name.
+    /// Low bits: 0 dead, 1 text, 2 integer, 3 + n: odd text of n digits after the name.
+    /// `ESCAPED`: the name needs escaping in JSON (rare: saves a scan of every name per file write).
     form: u8,
 }
 
 const DEAD: u8 = 0;
+const ESCAPED: u8 = 0x80;
+
+/// True when `name` must be escaped in a JSON string (a `"` or `\`; control characters are refused
+/// by the name rule, but are checked too).
+pub fn needs_escape(name: &str) -> bool {
+    name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
 
 impl Slot {
     fn is_live(&self) -> bool {
-        self.form != DEAD
+        self.form & !ESCAPED != DEAD
     }
 
     fn form(&self) -> AgeForm {
-        match self.form {
+        match self.form & !ESCAPED {
             1 => AgeForm::Text,
             2 => AgeForm::Integer,
             n => AgeForm::Odd(n - 3),
@@ -89,6 +97,8 @@ pub struct StudentRef<'a> {
     pub form: AgeForm,
     /// The digits of an `Odd` age ("012"); empty otherwise.
     pub odd: &'a str,
+    /// The name needs no JSON escaping.
+    pub plain: bool,
 }
 
 /// Why a name could not be added.
@@ -160,7 +170,7 @@ impl Students {
             AgeForm::Odd(n) => &self.text[name_end..name_end + n as usize],
             _ => "",
         };
-        StudentRef { name: &self.text[start..name_end], age: slot.age, form, odd }
+        StudentRef { name: &self.text[start..name_end], age: slot.age, form, odd, plain: slot.form & ESCAPED == 0 }
     }
 
     fn find(&self, name: &str) -> Option<u32> {
@@ -210,7 +220,14 @@ impl Students {
         self.text.push_str(odd);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.slots.push(Slot { start, seq, name_len: name.len() as u16, age: age.value, form: form_code(age.form) });
+        let escaped = if needs_escape(name) { ESCAPED } else { 0 };
+        self.slots.push(Slot {
+            start,
+            seq,
+            name_len: name.len() as u16,
+            age: age.value,
+            form: form_code(age.form) | escaped,
+        });
         self.live += 1;
         Ok(())
     }
@@ -222,7 +239,7 @@ impl Students {
             self.dead_text += n as usize;
         }
         slot.age = age;
-        slot.form = form_code(AgeForm::Text);
+        slot.form = form_code(AgeForm::Text) | (slot.form & ESCAPED);
     }
 
     /// Removes the student in slot `at`: its slot dies, nothing else moves.
@@ -299,10 +316,9 @@ impl Students {
                 None => Some(self.student(slot)),
             }
         });
-        let created = plan
-            .creates
-            .iter()
-            .filter_map(|(name, age)| age.map(|age| StudentRef { name, age, form: AgeForm::Text, odd: "" }));
+        let created = plan.creates.iter().filter_map(|(name, age)| {
+            age.map(|age| StudentRef { name, age, form: AgeForm::Text, odd: "", plain: !needs_escape(name) })
+        });
         existing.chain(created)
     }
 }
@@ -437,6 +453,19 @@ mod tests {
         students.push("b", Age::text(9), "").unwrap();
         assert_eq!(names(&students), ["a", "c", "d", "b"]);
         assert_eq!(students.len(), 4);
+    }
+
+    #[test]
+    fn names_to_escape_are_marked_and_stay_marked() {
+        let mut students = model(&["plain", "quo\"te", "back\\slash"]);
+        let marks: Vec<bool> = students.iter().map(|s| s.plain).collect();
+        assert_eq!(marks, [true, false, false]);
+        students.set_age(students.find("quo\"te").unwrap(), 9);
+        assert!(!students.get("quo\"te").unwrap().plain);
+        assert_eq!(students.get("quo\"te").unwrap().form, AgeForm::Text);
+        students.remove(students.find("quo\"te").unwrap());
+        assert_eq!(students.len(), 2);
+        assert!(students.get("quo\"te").is_none());
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //!   file is streamed from the model with the plan applied into a temporary file next to the old
 //!   one, fsynced, renamed over it, and the directory fsynced. Only then does the model take the
 //!   plan, in O(changes). A failed write leaves the file and the memory as they were.
+//!   The file is written in 256 KiB chunks straight from the model: no copy of the data is built.
 //! - A write costs its own I/O plus one pass over the students to render the file: no copy of the
 //!   model, no re-serialised answers, no re-indexing.
 //! - The file keeps the original flat format (`json.rs`).
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, ErrorKind};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError, RwLock, RwLockReadGuard};
 
@@ -265,7 +266,7 @@ struct Commit {
 /// Atomically replaces `path` with what `render` writes: temporary file in the same directory,
 /// fsync, rename over the old file, fsync of the directory. On failure before the rename, the
 /// temporary file is removed and the old file is untouched.
-fn replace_file(path: &Path, render: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Commit {
+fn replace_file(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -> Commit {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -285,11 +286,10 @@ fn replace_file(path: &Path, render: impl FnOnce(&mut BufWriter<File>) -> io::Re
     Commit { renamed: true, outcome }
 }
 
-fn write_synced(path: &Path, render: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
-    let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    render(&mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()
+fn write_synced(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    render(&mut file)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
