@@ -126,29 +126,27 @@ impl StudentsApi {
         };
         // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
         // the writable store is loaded again once the lock is held.
-        let store =
-            Arc::new(RwLock::new(Arc::new(Store::open(path, access, config.max).map_err(|e| StartupError(e.0))?)));
-        if waits {
-            wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
-        }
-        let store_now = Arc::clone(&store.read().unwrap_or_else(PoisonError::into_inner));
-        let store_ref = &store_now;
+        let opened = Store::open(path, access, config.max).map_err(|e| StartupError(e.0))?;
         if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
         }
-        if store_ref.len() > config.max {
+        if opened.len() > config.max {
             warnings.push(format!(
                 "student store {} holds {} students, more than STUDENTS_MAX={}: creates answer 409 until some are deleted",
                 path.display(),
-                store_ref.len(),
+                opened.len(),
                 config.max
             ));
         }
-        if store_ref.serves_sample() {
+        if opened.serves_sample() {
             warnings.push(format!(
                 "student store {} does not exist: serving the embedded sample until the first change writes it",
-                store_ref.path().display()
+                path.display()
             ));
+        }
+        let store = Arc::new(RwLock::new(Arc::new(opened)));
+        if waits {
+            wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
         }
         Ok(StudentsApi {
             prefix: config.prefix.clone(),

@@ -139,10 +139,6 @@ impl Store {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn serves_sample(&self) -> bool {
         self.serves_sample
     }
