@@ -49,6 +49,10 @@ pub struct StudentsConfig {
     /// `None`: the student routes answer 503.
     pub credentials: Option<Credentials>,
     pub store_file: PathBuf,
+    /// `STUDENTS_READ_ONLY`: the store is read-only by design (a ConfigMap): no lock, writes 503, ready.
+    pub read_only: bool,
+    /// `STUDENTS_MAX`: a create beyond this many students is refused (409).
+    pub max: usize,
 }
 
 /// Throttling of failed logins to the student API (`LOGIN_THROTTLE_*`, `TRUSTED_PROXIES`).
@@ -92,6 +96,7 @@ impl std::error::Error for ConfigError {}
 
 pub const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
 pub const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
+pub const DEFAULT_STUDENTS_MAX: usize = 100_000;
 
 impl Config {
     /// Reads the process environment.
@@ -121,6 +126,13 @@ impl Config {
                 store_file: PathBuf::from(
                     env.get("STUDENT_AGE_FILE").unwrap_or_else(|| DEFAULT_STUDENT_AGE_FILE.into()),
                 ),
+                read_only: env.parse("STUDENTS_READ_ONLY", "false", parse_bool)?,
+                max: env.parse("STUDENTS_MAX", &DEFAULT_STUDENTS_MAX.to_string(), |v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("{v:?} is not a whole number above 0"))
+                })?,
             },
             login_throttle: LoginThrottleConfig {
                 max_failures: env.parse("LOGIN_THROTTLE_FAILURES", "10", |v| {

@@ -61,11 +61,20 @@ impl Ops {
         http::json_no_store(StatusCode::OK, br#"{"status":"ok"}"#)
     }
 
-    pub fn readyz(&self) -> Response {
-        if self.readiness.is_ready() {
-            http::json_no_store(StatusCode::OK, br#"{"status":"ready"}"#)
-        } else {
-            http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"shutting down"}"#)
+    /// 200 while serving; 503 once shutdown begins, or while the student store, meant to be
+    /// writable, is not (`store_unready`: why, such as its lock held by another process).
+    pub fn readyz(&self, store_unready: Option<&str>) -> Response {
+        if !self.readiness.is_ready() {
+            return http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"shutting down"}"#);
+        }
+        match store_unready {
+            None => http::json_no_store(StatusCode::OK, br#"{"status":"ready"}"#),
+            Some(reason) => {
+                let body = serde_json::json!({"status": "not ready", "reason": reason}).to_string();
+                let mut response = http::json_bytes(StatusCode::SERVICE_UNAVAILABLE, body);
+                response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
+                response
+            }
         }
     }
 
@@ -99,9 +108,10 @@ mod tests {
     fn readiness_turns_off() {
         let readiness = Arc::new(Readiness::new());
         let ops = Ops::new(readiness.clone(), Arc::new(Metrics::new("0")));
-        assert_eq!(ops.readyz().status(), StatusCode::OK);
+        assert_eq!(ops.readyz(None).status(), StatusCode::OK);
+        assert_eq!(ops.readyz(Some("student store locked")).status(), StatusCode::SERVICE_UNAVAILABLE);
         readiness.shutting_down();
-        assert_eq!(ops.readyz().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ops.readyz(None).status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(ops.healthz().status(), StatusCode::OK);
     }
 }

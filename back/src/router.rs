@@ -74,7 +74,7 @@ impl Router {
         match route {
             Route::Story => self.stories.respond(headers),
             Route::Healthz => self.ops.healthz(),
-            Route::Readyz => self.ops.readyz(),
+            Route::Readyz => self.ops.readyz(self.students.unready_reason().as_deref()),
             Route::Metrics => self.ops.metrics(),
             Route::Openapi => self.ops.openapi(),
             // Never a `local_route`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use students_support::{call, read_store, start, try_create, TempDir, PREFIX};
+use students_support::{call, call_json, list_all, read_store, start, try_create, TempDir, PREFIX};
 
 const CLIENTS: usize = 50;
 const WRITES_PER_CLIENT: usize = 20;
@@ -37,8 +37,7 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
     eprintln!("{} writes in {:?}", CLIENTS * WRITES_PER_CLIENT, started.elapsed());
 
     let expected = CLIENTS * WRITES_PER_CLIENT + 2; // the sample's alice and bob
-    let listed = call(addr, "GET", &format!("{PREFIX}/students")).json();
-    assert_eq!(listed["students"].as_array().map(Vec::len), Some(expected));
+    assert_eq!(list_all(addr).len(), expected);
     let on_disk = read_store(&dir.store());
     assert_eq!(on_disk.len(), expected);
     for client in 0..CLIENTS {
@@ -116,8 +115,43 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
 
     // The file left by the last kill starts a server that serves every acknowledged student.
     let server = start(&dir.store(), &[("ACCESS_LOG", "false")]);
-    let listed = call(server.addr(), "GET", &format!("{PREFIX}/students")).json();
-    let served: HashSet<&str> =
-        listed["students"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
-    assert!(acknowledged.iter().all(|name| served.contains(name.as_str())));
+    let served: HashSet<String> = list_all(server.addr()).into_iter().map(|(name, _)| name).collect();
+    assert!(acknowledged.iter().all(|name| served.contains(name)));
+}
+
+#[test]
+fn two_backs_on_one_file_never_both_write() {
+    let dir = TempDir::new("students-two-backs");
+    let first = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+    assert_eq!(common::get(first.addr(), "/readyz").status, 200);
+    let second = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+    let waiting = common::get(second.addr(), "/readyz");
+    assert_eq!(waiting.status, 503, "{}", waiting.text());
+    assert!(waiting.json()["reason"].as_str().unwrap().contains("locked by another back process"));
+
+    // The first writes; the second refuses every write, and never touches the file.
+    for i in 0..20 {
+        assert_eq!(try_create(first.addr(), &format!("first-{i}"), 1), Some(201));
+        let refused = call_json(second.addr(), "POST", &format!("{PREFIX}/students"), r#"{"name": "x", "age": 1}"#);
+        assert_eq!(refused.status, 503);
+        assert!(refused.json()["error"].as_str().unwrap().ends_with("nothing was changed"), "{}", refused.text());
+        assert_eq!(call(second.addr(), "DELETE", &format!("{PREFIX}/students/alice")).status, 503);
+    }
+    let last = call_json(first.addr(), "PUT", &format!("{PREFIX}/students/first-19"), r#"{"age": 42}"#);
+    assert_eq!(last.status, 200);
+    first.signal("KILL");
+    drop(first);
+
+    // The second takes the lock, loads the file as the first left it, and serves its last write.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while common::get(second.addr(), "/readyz").status != 200 {
+        assert!(Instant::now() < deadline, "the second back never became ready");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let served = call(second.addr(), "GET", &format!("{PREFIX}/students/first-19"));
+    assert_eq!((served.status, served.json()["age"].as_u64()), (200, Some(42)));
+    assert_eq!(try_create(second.addr(), "second-0", 2), Some(201));
+    let on_disk = read_store(&dir.store());
+    assert_eq!(on_disk.len(), 2 + 20 + 1);
+    assert!(on_disk.contains(&("first-19".to_owned(), "42".to_owned())));
 }

@@ -9,16 +9,15 @@ use std::time::Duration;
 
 use common::{exchange, get, parse_response, run_to_exit, send, Server};
 use serde_json::json;
-use students_support::{call, call_json, read_store, start, TempDir, PREFIX, ROOT};
+use students_support::{call, call_json, list_all, read_store, start, TempDir, PREFIX, ROOT};
 
-/// An original Flask-era data file: ages as strings, names in no particular order.
+/// An original Flask-era data file (flat, as `json.dump(indent=4)` wrote it): ages as strings,
+/// names in no particular order.
 const LEGACY_FILE: &str = r#"{
-    "student_ages": {
-        "zoe": "14",
-        "alice": "12",
-        "élodie": "011",
-        "bob": "13"
-    }
+    "zoe": "14",
+    "alice": "12",
+    "élodie": "011",
+    "bob": "13"
 }"#;
 
 fn legacy_store(dir: &TempDir) -> std::path::PathBuf {
@@ -158,7 +157,11 @@ fn rest_create_read_update_delete() {
 
     let list = call(addr, "GET", &students);
     assert_eq!(list.status, 200);
-    assert_eq!(list.json(), json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}]}));
+    assert_eq!(
+        list.json(),
+        json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}], "next_cursor": null})
+    );
+    assert_eq!(list.header("link"), None, "one page only");
     assert!(!dir.store().exists(), "the sample is not written before the first change");
 
     let created = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#);
@@ -318,6 +321,13 @@ fn a_store_that_cannot_be_written_still_serves_reads() {
     let refused = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
     assert_eq!(refused.status, 503);
     assert!(refused.json()["error"].as_str().unwrap().starts_with("student store directory is missing"));
+    // Meant to be writable but cannot be: not ready, said in one log line.
+    let ready = get(addr, "/readyz");
+    assert_eq!(ready.status, 503);
+    assert!(ready.json()["reason"].as_str().unwrap().starts_with("student store directory is missing"));
+    let said: Vec<String> = server.stderr().into_iter().filter(|l| l.contains("not ready")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("STUDENTS_READ_ONLY"), "{said:?}");
     assert_eq!(call(addr, "DELETE", &format!("{PREFIX}/students/alice")).status, 503);
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages")).text(), before);
     assert!(!missing.exists());
@@ -362,13 +372,29 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
         refused.text()
     );
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/students/carol")).status, 404);
+    assert_eq!(get(addr, "/readyz").status, 503, "meant to be writable, and it is not");
     assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+}
+
+#[test]
+fn a_store_read_only_by_design_is_ready_and_refuses_writes() {
+    let dir = TempDir::new("students-read-only-by-design");
+    let store = legacy_store(&dir);
+    let server = start(&store, &[("STUDENTS_READ_ONLY", "true")]);
+    let addr = server.addr();
+    assert_eq!(get(addr, "/readyz").status, 200);
+    assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice")).text(), r#"{"alice": "12"}"#);
+    let refused = call_json(addr, "PUT", &format!("{PREFIX}/students/alice"), r#"{"age": 30}"#);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"], "student store is read-only (STUDENTS_READ_ONLY=true); nothing was changed");
+    assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
+    assert!(!dir.0.join(".student_age.json.lock").exists(), "a read-only store takes no lock");
 }
 
 #[test]
 fn a_corrupt_store_stops_the_start_with_one_line() {
     let dir = TempDir::new("students-corrupt");
-    for content in ["{\"student_ages\": {\"alice\": \"12\"", "[]", r#"{"student_ages": {"alice": "twelve"}}"#] {
+    for content in ["{\"alice\": \"12\"", "[]", r#"{"alice": "twelve"}"#, r#"{"alice": 12.5}"#] {
         fs::write(dir.store(), content).unwrap();
         let (code, stdout, stderr) = run_to_exit(
             &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENT_AGE_FILE", dir.store().to_str().unwrap())],
@@ -410,4 +436,76 @@ fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
         allowed.sort();
         assert_eq!(documented, allowed, "{path}");
     }
+}
+
+#[test]
+fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
+    let dir = TempDir::new("students-paging");
+    let server = start(&dir.store(), &[]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+    for i in 0..250 {
+        assert_eq!(call_json(addr, "POST", &students, &format!(r#"{{"name": "s{i:03}", "age": 1}}"#)).status, 201);
+    }
+    // The default page is 100 students, with the next one's cursor in the body and a Link.
+    let first = call(addr, "GET", &students);
+    let body = first.json();
+    assert_eq!(body["students"].as_array().unwrap().len(), 100);
+    assert_eq!(body["students"][0]["name"], "alice");
+    let cursor = body["next_cursor"].as_str().expect("a next cursor").to_owned();
+    let link = first.header("link").expect("a Link header");
+    assert_eq!(link, format!("<{students}?limit=100&cursor={cursor}>; rel=\"next\""));
+
+    // A delete between pages skips nobody and repeats nobody.
+    assert_eq!(call(addr, "DELETE", &format!("{students}/s098")).status, 204);
+    let next = call(addr, "GET", &format!("{students}?limit=100&cursor={cursor}")).json();
+    assert_eq!(next["students"][0]["name"], "s099");
+    let walked = list_all(addr);
+    assert_eq!(walked.len(), 2 + 250 - 1);
+    assert_eq!(walked.iter().filter(|(name, _)| name == "s099").count(), 1);
+
+    // The last page has no cursor and no Link.
+    let last = call(addr, "GET", &format!("{students}?limit=1000"));
+    assert_eq!(last.json()["students"].as_array().unwrap().len(), 251);
+    assert!(last.json()["next_cursor"].is_null());
+    assert_eq!(last.header("link"), None);
+
+    for bad in ["limit=0", "limit=1001", "limit=x", "cursor=x", "cursor=-1"] {
+        let refused = call(addr, "GET", &format!("{students}?{bad}"));
+        assert_eq!(refused.status, 400, "{bad}");
+        assert!(refused.json()["error"].as_str().unwrap().contains(bad.split('=').next().unwrap()), "{bad}");
+    }
+    // get_student_ages stays whole.
+    let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).json();
+    assert_eq!(legacy["student_ages"].as_object().unwrap().len(), 251);
+}
+
+#[test]
+fn students_max_refuses_a_create_beyond_it_and_leaves_the_file() {
+    let dir = TempDir::new("students-max");
+    let store = legacy_store(&dir); // 4 students
+    let server = start(&store, &[("STUDENTS_MAX", "5")]);
+    let addr = server.addr();
+    let students = format!("{PREFIX}/students");
+    assert_eq!(call_json(addr, "POST", &students, r#"{"name": "e", "age": 1}"#).status, 201);
+    let before = fs::read(&store).unwrap();
+    let refused = call_json(addr, "POST", &students, r#"{"name": "f", "age": 1}"#);
+    assert_eq!(refused.status, 409);
+    assert_eq!(
+        refused.json()["error"],
+        "student store is full: it holds at most 5 students (STUDENTS_MAX); nothing was changed"
+    );
+    assert_eq!(fs::read(&store).unwrap(), before, "the file is untouched");
+    // Updates and deletes still work, and a delete makes room.
+    assert_eq!(call_json(addr, "PUT", &format!("{students}/e"), r#"{"age": 2}"#).status, 200);
+    assert_eq!(call(addr, "DELETE", &format!("{students}/e")).status, 204);
+    assert_eq!(call_json(addr, "POST", &students, r#"{"name": "f", "age": 1}"#).status, 201);
+
+    let (code, _, stderr) = run_to_exit(
+        &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENTS_MAX", "0")],
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("invalid STUDENTS_MAX"), "{stderr}");
 }

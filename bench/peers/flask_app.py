@@ -1,7 +1,8 @@
 """The seeds' stack as a benchmark peer: a minimal Flask story app plus a copy of the legacy
 student API (Flask-HTTPAuth basic auth root:root, JSON file read once at start).
 
-Environment: STORIES_FILE (one story a line), STUDENT_AGE_FILE (a JSON object name -> age).
+Environment: STORIES_FILE (one story a line), STUDENT_AGE_FILE (the original flat student_age.json,
+a JSON object name -> age, served as the original did: jsonify({"student_ages": data})).
 Run it with `flask --app flask_app run` (Flask's own threaded server) or `gunicorn flask_app:app`.
 """
 import json

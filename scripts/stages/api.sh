@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The api stage: schemathesis against the OpenAPI document the back serves, on a live release
-# build with credentials and a fresh store. Every route and method of the document is exercised
+# The api stage, on a live release build with credentials and a store in the original flat
+# format: the old PHP page's way of reading the API (php-cli, tests/api/php_client.php), then
+# schemathesis against the OpenAPI document the back serves, then Python's json.load of the
+# store the run wrote (still the flat name -> string object the old Flask service reads). Every route and method of the document is exercised
 # with all checks (status codes, content types, headers, schemas, negative data, auth, stateful
 # create/read/delete sequences); the run is bounded by an example count and a time limit.
 #   SCHEMATHESIS_EXAMPLES (default 40)  examples per operation and phase
@@ -28,6 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The original simple_api/student_age.json, byte for byte.
+printf '{\n    "bob": "13",\n    "alice": "12"\n}\n' >"$work/student_age.json"
+
 # Port 0: the kernel picks a free port, which the back prints in its `listening on` line.
 # Schemathesis sends wrong credentials to every operation from one address: the login throttle
 # would then answer 429 to its valid requests too, so it is off here (back/tests/login_throttle.rs
@@ -48,7 +53,20 @@ if [ -z "$addr" ]; then
     cat "$work/server.log" >&2
     exit 1
 fi
-echo "api: back listening on $addr; schemathesis with $examples examples per operation, seed $seed"
+echo "api: back listening on $addr"
+
+php_out=$(API_URL="http://$addr/supmit/api/v1.0/get_student_ages" USERNAME=root PASSWORD=root \
+    php tests/api/php_client.php)
+expected=$'- bob are 13 years old\n- alice are 12 years old'
+if [ "$php_out" != "$expected" ]; then
+    echo "api: the PHP client printed:" >&2
+    echo "$php_out" >&2
+    echo "api: php client FAILED" >&2
+    exit 1
+fi
+echo "api: the PHP client (file_get_contents + basic auth + json_decode) read the original file's students"
+
+echo "api: schemathesis with $examples examples per operation, seed $seed"
 
 seed_option=(--seed "$seed")
 [ "$seed" = random ] && seed_option=()
@@ -57,6 +75,20 @@ timeout 900 "$venv/bin/schemathesis" --no-color --config-file tests/api/schemath
     run "http://$addr/openapi.json" --url "http://$addr" \
     --auth root:root --checks all --max-examples "$examples" "${seed_option[@]}" \
     --workers 2 --request-timeout 10 || status=$?
+
+if ! python3 - "$work/student_age.json" <<'PY'
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    data = json.load(f)
+assert type(data) is dict, f"not a flat object: {type(data).__name__}"
+bad = [(k, v) for k, v in data.items() if type(v) is not str]
+assert not bad, f"ages that are not strings: {bad[:3]}"
+print(f"api: after the run the store is still flat for json.load: {len(data)} students, ages strings")
+PY
+then
+    echo "api: the store written by the run is not the original flat format" >&2
+    status=1
+fi
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "api: the back exited during the run:" >&2

@@ -5,41 +5,59 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 
 use hyper::body::Body as HttpBody;
-use hyper::header::{HeaderValue, LOCATION};
+use hyper::header::{HeaderValue, LINK, LOCATION};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use super::body::{self, Rejection};
+use super::json;
 use super::percent;
-use super::store::{self, Change, Store, Student, WriteError};
+use super::store::{Change, Store, WriteError};
 use super::validate;
 use crate::http::{self, Response};
 
 /// The legacy 404 body, kept byte for byte.
 pub const LEGACY_NOT_FOUND: &str = "Not found";
 
-/// `GET {prefix}/get_student_ages`: the pre-serialised legacy list.
+/// `GET {prefix}/get_student_ages`: the whole legacy list, as the old clients expect.
 pub fn legacy_list(store: &Store) -> Response {
-    http::json_bytes(StatusCode::OK, store.snapshot().legacy_list.clone())
+    http::json_bytes(StatusCode::OK, store.legacy_list())
 }
 
 /// `GET {prefix}/get_student_ages/<name>`: `{"<name>": "<age as stored>"}`.
 pub fn legacy_one(store: &Store, name: &str) -> Response {
-    match store.snapshot().students.get(name) {
-        Some(student) => http::json_bytes(StatusCode::OK, format!("{{{}}}", store::legacy_pair(student))),
+    match store.with_students(|students| students.get(name).map(|student| json::legacy_one(&student))) {
+        Some(body) => http::json_bytes(StatusCode::OK, body),
         None => http::error(StatusCode::NOT_FOUND, LEGACY_NOT_FOUND),
     }
 }
 
-/// `GET {prefix}/students`.
-pub fn list(store: &Store) -> Response {
-    http::json_bytes(StatusCode::OK, store.snapshot().list.clone())
+/// `GET {prefix}/students[?limit=N&cursor=C]`: one page, with the next page's cursor in the body
+/// (`next_cursor`) and in a `Link: <...>; rel="next"` header.
+pub fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
+    let (limit, cursor) = match paging::parse(query) {
+        Ok(params) => params,
+        Err(problem) => return http::error(StatusCode::BAD_REQUEST, problem),
+    };
+    let (body, next) = store.with_students(|students| {
+        let (page, next) = students.page(cursor, limit);
+        (json::page(&page, next), next)
+    });
+    let mut response = http::json_bytes(StatusCode::OK, body);
+    if let Some(next) = next {
+        let link = format!("<{prefix}/students?limit={limit}&cursor={next}>; rel=\"next\"");
+        // The prefix is checked at start to be a path: always a valid header value.
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(LINK, value);
+        }
+    }
+    response
 }
 
 /// `GET {prefix}/students/<name>`.
 pub fn get(store: &Store, name: &str) -> Response {
-    match store.snapshot().students.get(name) {
-        Some(student) => http::json_bytes(StatusCode::OK, store::student_json(student)),
+    match store.with_students(|students| students.get(name).map(|student| json::student(student.name, student.age))) {
+        Some(body) => http::json_bytes(StatusCode::OK, body),
         None => not_found(name),
     }
 }
@@ -57,7 +75,7 @@ where
     let location = format!("{prefix}/students/{}", percent::encode(&name));
     match store.apply(Change::Create { name: name.clone(), age }).await {
         Ok(()) => {
-            let mut response = http::json_bytes(StatusCode::CREATED, store::student_json(&Student::new(name, age)));
+            let mut response = http::json_bytes(StatusCode::CREATED, json::student(&name, age));
             // Percent-encoded, so always a valid header value.
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(LOCATION, value);
@@ -79,7 +97,7 @@ where
         Err(rejection) => return rejected(rejection),
     };
     match store.apply(Change::Update { name: name.to_owned(), age }).await {
-        Ok(()) => http::json_bytes(StatusCode::OK, store::student_json(&Student::new(name.to_owned(), age))),
+        Ok(()) => http::json_bytes(StatusCode::OK, json::student(name, age)),
         Err(e) => write_failed(e, name),
     }
 }
@@ -120,18 +138,12 @@ fn write_failed(error: WriteError, name: &str) -> Response {
             http::error(StatusCode::CONFLICT, &format!("student {} already exists", Value::from(name)))
         }
         WriteError::Missing => not_found(name),
+        WriteError::Full(max) => http::error(
+            StatusCode::CONFLICT,
+            &format!("student store is full: it holds at most {max} students (STUDENTS_MAX); nothing was changed"),
+        ),
         WriteError::Io(e) => {
-            let (status, problem) = match e.kind() {
-                ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
-                ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
-                ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
-                    (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
-                }
-                ErrorKind::NotFound | ErrorKind::NotADirectory => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
-                }
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
-            };
+            let (status, problem) = io_problem(e.kind());
             http::error(status, &format!("{problem}: {e}; nothing was changed"))
         }
         WriteError::NotDurable(e) => http::error(
@@ -139,6 +151,74 @@ fn write_failed(error: WriteError, name: &str) -> Response {
             &format!("student store was written but its directory could not be synced: {e}"),
         ),
         WriteError::Aborted => http::error(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
+        WriteError::Unavailable(reason) => {
+            http::error(StatusCode::SERVICE_UNAVAILABLE, &format!("{reason}; nothing was changed"))
+        }
+    }
+}
+
+/// The REST list's query: `limit` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `cursor` (the
+/// `next_cursor` of the previous page; absent for the first). Other parameters are ignored.
+mod paging {
+    pub const DEFAULT_LIMIT: usize = 100;
+    pub const MAX_LIMIT: usize = 1000;
+    pub const LIMIT_RULE: &str = "limit must be a whole number from 1 to 1000";
+    pub const CURSOR_RULE: &str = "cursor must be the next_cursor of an earlier page";
+
+    pub fn parse(query: Option<&str>) -> Result<(usize, u32), &'static str> {
+        let (mut limit, mut cursor) = (DEFAULT_LIMIT, 0);
+        for pair in query.unwrap_or_default().split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "limit" => {
+                    limit = digits(value)
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or(LIMIT_RULE)?;
+                }
+                "cursor" => cursor = digits(value).and_then(|v| v.parse::<u32>().ok()).ok_or(CURSOR_RULE)?,
+                _ => {}
+            }
+        }
+        Ok((limit, cursor))
+    }
+
+    /// `value` when it is 1 to 10 ASCII digits (the values never need percent-decoding).
+    fn digits(value: &str) -> Option<&str> {
+        (!value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit())).then_some(value)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn limits_and_cursors() {
+            assert_eq!(parse(None), Ok((100, 0)));
+            assert_eq!(parse(Some("limit=5&cursor=42&other=x")), Ok((5, 42)));
+            assert_eq!(parse(Some("limit=1000")), Ok((1000, 0)));
+            for bad in ["limit=0", "limit=1001", "limit=", "limit=-1", "limit=1e3", "limit=%31", "limit"] {
+                assert_eq!(parse(Some(bad)), Err(LIMIT_RULE), "{bad}");
+            }
+            for bad in ["cursor=", "cursor=x", "cursor=99999999999", "cursor=-1"] {
+                assert_eq!(parse(Some(bad)), Err(CURSOR_RULE), "{bad}");
+            }
+        }
+    }
+}
+
+/// What an I/O error on the store means, and the status of a write it stops.
+pub fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
+        ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
+        }
+        ErrorKind::NotFound | ErrorKind::NotADirectory => {
+            (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
     }
 }
 

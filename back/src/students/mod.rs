@@ -2,8 +2,11 @@
 //! the legacy read routes and the REST write routes, all under `STUDENTS_API_PREFIX`.
 //!
 //! Interface used by the router (keep these signatures):
-//! - `StudentsApi::load(&StudentsConfig)` at start (reads the store; a corrupt file is an error),
-//!   then `warnings()`: lines the core logs once at startup (e.g. no credentials configured);
+//! - `StudentsApi::load(&StudentsConfig)` at start (takes the store's lock, reads the store; a
+//!   corrupt file is an error), then `warnings()`: lines the core logs once at startup (e.g. no
+//!   credentials configured, the lock held by another process);
+//! - `unready_reason()`: why the back must not be ready (the store should be writable but its
+//!   lock is not held), used by `/readyz`;
 //! - `matches(path)`: is this path under the prefix;
 //! - `allow(path)`: the `Allow` value for a path under the prefix (`None`: no such route → 404),
 //!   used for `OPTIONS` (the router answers it, without authentication, for CORS preflight);
@@ -16,6 +19,9 @@
 mod auth;
 mod body;
 mod handlers;
+mod json;
+mod lock;
+mod model;
 mod percent;
 mod store;
 mod throttle;
@@ -23,8 +29,9 @@ mod validate;
 
 use std::error::Error as StdError;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use hyper::body::{Body as HttpBody, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -35,9 +42,13 @@ use crate::config::{LoginThrottleConfig, StudentsConfig};
 use crate::error::StartupError;
 use crate::http::{self, Response};
 use auth::BasicAuth;
-use store::Store;
+use store::{Access, Store};
 pub use throttle::LoginThrottle;
 use throttle::Verdict;
+use lock::NotLocked;
+
+/// How often a back whose store directory cannot be written tries again.
+const UNWRITABLE_RETRY: Duration = Duration::from_secs(1);
 
 pub const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
 /// The legacy 401 body, kept byte for byte.
@@ -47,7 +58,8 @@ pub struct StudentsApi {
     prefix: String,
     /// `None`: no credentials configured; every student route answers 503.
     auth: Option<BasicAuth>,
-    store: Arc<Store>,
+    /// Replaced once, when a back that started without the lock gets it.
+    store: Arc<RwLock<Arc<Store>>>,
     warnings: Vec<String>,
     /// `None` (unit tests): failed logins are not throttled.
     throttle: Option<Arc<LoginThrottle>>,
@@ -98,21 +110,57 @@ impl<'a> Route<'a> {
 
 impl StudentsApi {
     pub fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
-        let store = Store::open(&config.store_file).map_err(|e| StartupError(e.0))?;
+        let path = &config.store_file;
         let mut warnings = Vec::new();
+        let mut waits = false;
+        let access = if config.read_only {
+            Access::ReadOnly
+        } else {
+            match lock::try_lock(path) {
+                Ok(held) => Access::Writable(held),
+                Err(not_locked) => {
+                    let reason = standby_reason(path, &not_locked);
+                    warnings.push(format!(
+                        "{reason}: not ready, writes answer 503 until the lock is held{}",
+                        match not_locked {
+                            NotLocked::Busy => "",
+                            NotLocked::Unwritable(_) =>
+                                " (set STUDENTS_READ_ONLY=true for a store read-only by design)",
+                        }
+                    ));
+                    waits = true;
+                    Access::Standby(Arc::from(reason))
+                }
+            }
+        };
+        // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
+        // the writable store is loaded again once the lock is held.
+        let opened = Store::open(path, access, config.max).map_err(|e| StartupError(e.0))?;
         if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
         }
-        if store.serves_sample() {
+        if opened.len() > config.max {
+            warnings.push(format!(
+                "student store {} holds {} students, more than STUDENTS_MAX={}: creates answer 409 until some are deleted",
+                path.display(),
+                opened.len(),
+                config.max
+            ));
+        }
+        if opened.serves_sample() {
             warnings.push(format!(
                 "student store {} does not exist: serving the embedded sample until the first change writes it",
-                store.path().display()
+                path.display()
             ));
+        }
+        let store = Arc::new(RwLock::new(Arc::new(opened)));
+        if waits {
+            wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
         }
         Ok(StudentsApi {
             prefix: config.prefix.clone(),
             auth: config.credentials.as_ref().map(BasicAuth::new),
-            store: Arc::new(store),
+            store,
             warnings,
             throttle: None,
             trusted_proxies: TrustedProxies::default(),
@@ -124,6 +172,15 @@ impl StudentsApi {
         self.throttle = Some(Arc::new(LoginThrottle::new(config)));
         self.trusted_proxies = config.trusted_proxies.clone();
         self
+    }
+
+    /// Why the back must not be ready: its store should be writable, but the lock is not held.
+    pub fn unready_reason(&self) -> Option<Arc<str>> {
+        self.current_store().unready_reason().cloned()
+    }
+
+    fn current_store(&self) -> Arc<Store> {
+        Arc::clone(&self.store.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The login throttle, for its metrics.
@@ -189,12 +246,14 @@ impl StudentsApi {
             Ok(name) => name.unwrap_or_default(),
             Err(e) => return http::error(StatusCode::BAD_REQUEST, &e.to_string()),
         };
-        let store = &self.store;
+        let store = &self.current_store();
         match (route, &parts.method) {
             // HEAD answers like GET; hyper sends the headers without the body.
             (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
             (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name),
-            (Route::Collection, &(Method::GET | Method::HEAD)) => handlers::list(store),
+            (Route::Collection, &(Method::GET | Method::HEAD)) => {
+                handlers::list(store, &self.prefix, parts.uri.query())
+            }
             (Route::Collection, &Method::POST) => handlers::create(store, &self.prefix, &parts.headers, body).await,
             (Route::Item(_), &(Method::GET | Method::HEAD)) => handlers::get(store, &name),
             (Route::Item(_), &Method::PUT) => handlers::update(store, &name, &parts.headers, body).await,
@@ -216,6 +275,50 @@ fn throttled(retry: std::time::Duration) -> Response {
     response
 }
 
+/// The one line that says why a store meant to be writable is not (yet).
+fn standby_reason(path: &std::path::Path, not_locked: &NotLocked) -> String {
+    let lock_file = lock::lock_path(path);
+    match not_locked {
+        NotLocked::Busy => format!(
+            "student store {} is locked by another back process ({}): waiting for it to exit",
+            path.display(),
+            lock_file.display()
+        ),
+        NotLocked::Unwritable(e) => {
+            let (_, problem) = handlers::io_problem(e.kind());
+            format!("{problem}: cannot lock {}: {e}", lock_file.display())
+        }
+    }
+}
+
+/// Waits, on its own thread, until this process holds the store's lock, then loads the file as it
+/// is now (the last write of the previous holder) and serves writes from it. A store directory that
+/// cannot be written is tried again every `UNWRITABLE_RETRY`. A file found corrupt then stops the
+/// back, as at startup.
+fn wait_for_the_lock(path: PathBuf, max: usize, slot: Arc<RwLock<Arc<Store>>>) {
+    let spawned = std::thread::Builder::new().name("store-lock".into()).spawn(move || {
+        let held = loop {
+            match lock::lock(&path) {
+                Ok(held) => break held,
+                Err(_) => std::thread::sleep(UNWRITABLE_RETRY),
+            }
+        };
+        match Store::open(&path, Access::Writable(held), max) {
+            Ok(store) => {
+                *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(store);
+                crate::log::info(&format!("student store {} locked: ready, serving writes", path.display()));
+            }
+            Err(e) => {
+                crate::log::error(&e.0);
+                std::process::exit(1);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        crate::log::error(&format!("cannot wait for the student store's lock: {e}"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +334,9 @@ mod tests {
             prefix: "/supmit/api/v1.0".into(),
             credentials: credentials.then(|| Credentials { username: "root".into(), password: "root".into() }),
             store_file,
+            // Read-only: these tests need no lock, and a missing directory starts no waiting thread.
+            read_only: true,
+            max: crate::config::DEFAULT_STUDENTS_MAX,
         })
         .unwrap()
     }

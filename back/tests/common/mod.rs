@@ -177,6 +177,11 @@ fn with_env(mut command: Command, env: &[(&str, &str)]) -> Command {
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
+    // Without a store of its own, the default /data/student_age.json is not writable on a test
+    // host: the back would wait for it, unready. Tests that do not use the store make it read-only.
+    if !env.iter().any(|(name, _)| *name == "STUDENT_AGE_FILE" || *name == "STUDENTS_READ_ONLY") {
+        command.env("STUDENTS_READ_ONLY", "true");
+    }
     for (name, value) in env {
         command.env(name, value);
     }

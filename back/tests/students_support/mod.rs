@@ -56,6 +56,24 @@ pub fn call_json(addr: SocketAddr, method: &str, path: &str, body: &str) -> Http
     common::send(addr, method, path, &[("Authorization", ROOT), ("Content-Type", "application/json")], body.as_bytes())
 }
 
+/// Every student of the REST list, following `next_cursor` page after page: (name, age) in order.
+pub fn list_all(addr: SocketAddr) -> Vec<(String, u64)> {
+    let mut all = Vec::new();
+    let mut path = format!("{PREFIX}/students?limit=1000");
+    loop {
+        let page = call(addr, "GET", &path);
+        assert_eq!(page.status, 200, "{}", page.text());
+        let body = page.json();
+        for student in body["students"].as_array().expect("a students array") {
+            all.push((student["name"].as_str().unwrap().to_owned(), student["age"].as_u64().unwrap()));
+        }
+        match body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{PREFIX}/students?limit=1000&cursor={cursor}"),
+            None => return all,
+        }
+    }
+}
+
 /// `POST {PREFIX}/students` with a name and age, without panicking when the server is gone
 /// (the crash test kills it mid-storm): `None` when no complete answer came back.
 pub fn try_create(addr: SocketAddr, name: &str, age: u8) -> Option<u16> {
@@ -73,12 +91,13 @@ pub fn try_create(addr: SocketAddr, name: &str, age: u8) -> Option<u16> {
     common::parse_response(&raw, false).map(|response| response.status)
 }
 
-/// The names and ages of a store file (sorted by name); panics (failing the test) if it is not a valid store.
+/// The names and ages of a store file (sorted by name); panics (failing the test) unless it is
+/// the original flat format: one object of names to age strings.
 pub fn read_store(path: &Path) -> Vec<(String, String)> {
     let content = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let value: serde_json::Value = serde_json::from_slice(&content)
         .unwrap_or_else(|e| panic!("store is not JSON ({e}): {}", String::from_utf8_lossy(&content)));
-    let ages = value.get("student_ages").and_then(|a| a.as_object()).expect("a student_ages object");
+    let ages = value.as_object().expect("a flat object of names to ages");
     ages.iter()
         .map(|(name, age)| (name.clone(), age.as_str().expect("ages are written as strings").to_owned()))
         .collect()

@@ -11,12 +11,12 @@ Deployment, injected by Knative (8080) in the Knative mode.
   value: {{ .Values.students.apiPrefix | quote }}
 - name: STUDENT_AGE_FILE
   value: /data/student_age.json
-{{- if .Values.students.persistence.enabled }}
-{{- /*
-The spot for the back's "store writable by design" variable (issue 9, the back's side): with
-persistence the store is meant to be writable, so a store that cannot be written must fail
-readiness. Add it here once the back names it.
-*/}}
+{{- if not .Values.students.persistence.enabled }}
+{{- /* The ConfigMap store is read-only by design: no lock, writes answer 503, the back is ready.
+With persistence the store is meant to be writable, so one that cannot be locked or written
+keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
+- name: STUDENTS_READ_ONLY
+  value: "true"
 {{- end }}
 {{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
 - name: STORIES_FILE
