@@ -185,7 +185,7 @@ def measure(binary, workdir, n, wrapped=False):
                 for j in range(per_writer):
                     put(c, name((w * per_writer + j) % n), j % 151)
                 c.close()
-            except Exception as e:  # reported below
+            except Exception as e:  # noqa: BLE001 (any failure of a writer is reported below)
                 errors.append(e)
 
         barrier = threading.Barrier(WRITERS + 1)
@@ -226,9 +226,9 @@ def mib(n):
 
 
 def table(rows):
-    out = ["| students | file | file-only write+fsync | write (sequential) | ratio | write (32 writers, per write) "
-           "| startup (its CPU time) | RSS (after the run) | RSS / file | peak RSS | legacy list (first after a write / then) "
-           "| REST page of 100 |",
+    out = [("| students | file | file-only write+fsync | write (sequential) | ratio | write (32 writers, per write) "
+            "| startup (its CPU time) | RSS (after the run) | RSS / file | peak RSS | legacy list (first after a write / then) "
+            "| REST page of 100 |"),
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(
@@ -291,7 +291,7 @@ def main():
         report += "\n".join(
             f"- {new['n']:,}: sequential write {ms(new['write'])} here against {ms(old['write'])} there "
             f"({new['write'] / old['write']:.2f}×), legacy list {ms(new['legacy'])} against {ms(old['legacy'])}"
-            for new, old in zip(rows, compared)) + "\n"
+            for new, old in zip(rows, compared, strict=True)) + "\n"
     print(report)
     out = ROOT / ".cache/bench/store.md"
     out.parent.mkdir(parents=True, exist_ok=True)

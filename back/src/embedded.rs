@@ -14,7 +14,8 @@ use include_dir::{include_dir, Dir, DirEntry};
 /// build when a file is not UTF-8 or holds no story.
 pub const STORIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/stories");
 pub const STUDENT_SAMPLE: &[u8] = include_bytes!("../data/student_age.sample.json");
-pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+/// `back/openapi.json`, made compact by `build.rs` (same content, no indentation).
+pub const OPENAPI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 const _: () =
     assert!(only_files(STORIES.entries()), "back/data/stories/ must hold at least one stories file, and only files");

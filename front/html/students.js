@@ -92,9 +92,21 @@ function normalizeStudents(body) {
     .sort((a, b) => a.name.localeCompare(b.name, "fr"));
 }
 
+/** Students per request: the back's largest page (`limit` is 1 to 1000). */
+const PAGE_SIZE = 1000;
+
+/** The whole list: the REST list comes in pages, followed through `next_cursor` until it is null. */
 async function fetchStudents() {
-  const response = await call("GET", studentsUrl(), "Impossible de lister les étudiants");
-  return normalizeStudents(await jsonBody(response));
+  const students = [];
+  let cursor = null;
+  do {
+    const query = `?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const response = await call("GET", studentsUrl() + query, "Impossible de lister les étudiants");
+    const body = await jsonBody(response);
+    students.push(...normalizeStudents(body));
+    cursor = body && typeof body.next_cursor === "string" ? body.next_cursor : null;
+  } while (cursor);
+  return students.sort((a, b) => a.name.localeCompare(b.name, "fr"));
 }
 
 // ---- validation --------------------------------------------------------------------------

@@ -32,6 +32,9 @@ OVERRIDES = {
     # The front runs in a private range there, so its X-Forwarded-For names the end user
     # (docs/students.md, "Failed logins"); the back alone trusts no proxy.
     **{(where, "TRUSTED_PROXIES"): PRIVATE_RANGES for where in ("k8s", "chart", "compose")},
+    # Their store is the read-only ConfigMap (docs/students.md, "One writer").
+    ("k8s", "STUDENTS_READ_ONLY"): "true",
+    ("chart", "STUDENTS_READ_ONLY"): "true",
 }
 
 

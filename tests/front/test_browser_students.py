@@ -4,6 +4,7 @@ another origin (CORS)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import expect
@@ -58,6 +59,21 @@ def test_login_list_add_edit_delete(stack, open_page, artifacts):
     row(page, "Zoé Durand").get_by_role("button", name="Supprimer").click()
     expect(status(page)).to_contain_text("supprimé")
     expect(row(page, "Zoé Durand")).to_have_count(0)
+    assert console.unexpected() == []
+
+
+def test_a_list_longer_than_a_page_is_shown_whole(make_stack, workdir, open_page):
+    """The REST list comes in pages of at most 1,000: the page follows `next_cursor` to the end."""
+    count = 2345
+    store = workdir / "back0" / "student_age.json"
+    store.parent.mkdir(parents=True)
+    store.write_text(json.dumps({f"élève {i:04d}": str(i % 100) for i in range(count)}, indent=4, ensure_ascii=False))
+    stack = make_stack()
+    page, console = open_page(stack.front.origin + "/")
+    login(page)
+    expect(status(page)).to_contain_text(str(count))
+    expect(page.locator("#students-body tr")).to_have_count(count)
+    expect(row(page, f"élève {count - 1:04d}")).to_have_count(1)
     assert console.unexpected() == []
 
 

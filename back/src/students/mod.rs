@@ -42,10 +42,10 @@ use crate::config::{LoginThrottleConfig, StudentsConfig};
 use crate::error::StartupError;
 use crate::http::{self, Response};
 use auth::BasicAuth;
+use lock::NotLocked;
 use store::{Access, Store};
 pub use throttle::LoginThrottle;
 use throttle::Verdict;
-use lock::NotLocked;
 
 /// How often a back whose store directory cannot be written tries again.
 const UNWRITABLE_RETRY: Duration = Duration::from_secs(1);
