@@ -2,7 +2,6 @@
 //! `main.rs` only calls into this library; each module is one concern.
 
 pub mod access_log;
-pub mod app;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
@@ -17,11 +16,8 @@ pub mod ops;
 pub mod probe;
 pub mod router;
 pub mod server;
-pub mod service;
-pub mod signals;
 pub mod stories;
 pub mod students;
-pub mod timeout_io;
 pub mod timestamp;
 
 /// The crate version, shown by `--version` and in `racontemoi_build_info`.

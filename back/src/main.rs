@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use back::cli::{self, Command};
 use back::config::{self, Config};
-use back::{app, log, probe};
+use back::{log, probe, server};
 
 /// Exit code of a usage or configuration error.
 const USAGE_ERROR: u8 = 2;
@@ -38,7 +38,7 @@ fn serve() -> ExitCode {
         }
     };
     log::init(config.log_format);
-    match app::run(config) {
+    match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             log::error(&error.to_string());

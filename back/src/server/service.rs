@@ -10,7 +10,7 @@ use crate::access_log::{AccessLog, Entry};
 use crate::http::Response;
 use crate::metrics::Metrics;
 use crate::router::Router;
-use crate::timeout_io::ConnActivity;
+use crate::server::timeout_io::ConnActivity;
 
 pub struct Service {
     router: Router,

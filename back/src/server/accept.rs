@@ -18,9 +18,9 @@ use crate::client_ip::PeerAddr;
 use crate::error::StartupError;
 use crate::log;
 use crate::ops::Readiness;
-use crate::service::Service;
-use crate::signals::Signals;
-use crate::timeout_io::{ConnActivity, TimeoutIo, Timeouts};
+use crate::server::service::Service;
+use crate::server::signals::Signals;
+use crate::server::timeout_io::{ConnActivity, TimeoutIo, Timeouts};
 
 /// Pending connections the kernel queues before `accept`.
 const BACKLOG: u32 = 1024;

@@ -1,4 +1,11 @@
-//! Builds the application from the configuration and runs it to the end.
+//! The server: builds the application from the configuration and runs it to the end.
+//! `accept` binds, accepts and drains; `service` wraps every request; `signals` and `timeout_io`
+//! are what `accept` waits on around each connection.
+
+pub mod accept;
+pub mod service;
+pub mod signals;
+pub mod timeout_io;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,11 +17,11 @@ use crate::error::StartupError;
 use crate::metrics::Metrics;
 use crate::ops::{Ops, Readiness};
 use crate::router::Router;
-use crate::server::{self, Settings};
-use crate::service::Service;
+use crate::server::accept::Settings;
+use crate::server::service::Service;
+use crate::server::timeout_io::Timeouts;
 use crate::stories::Stories;
 use crate::students::StudentsApi;
-use crate::timeout_io::Timeouts;
 
 /// Threads for blocking work (the student store's file writes and fsyncs).
 const MAX_BLOCKING_THREADS: usize = 8;
@@ -59,7 +66,7 @@ pub fn run(config: Config) -> Result<(), StartupError> {
         if let Some(log) = &access_log {
             log.spawn_flusher();
         }
-        server::run(settings, service, readiness).await
+        accept::run(settings, service, readiness).await
     });
     runtime.shutdown_timeout(BLOCKING_GRACE);
     if let Some(log) = &access_log {
