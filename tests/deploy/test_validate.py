@@ -5,7 +5,7 @@ import yaml
 
 from conftest import CRD_KINDS, KUBE_VERSION, run, tool
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "argocd-dev"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
