@@ -159,7 +159,8 @@ build() {
     build_image back back/Dockerfile . "$back_repo"
     build_image front front/Dockerfile front "$front_repo"
     say "SBOM of the back's crates (cargo-cyclonedx)"
-    cargo cyclonedx --manifest-path back/Cargo.toml --format json --spec-version 1.5 \
+    # --target all: every crate of Cargo.lock, whatever platform it is for.
+    cargo cyclonedx --manifest-path back/Cargo.toml --format json --spec-version 1.5 --target all \
         --override-filename racontemoi-back.cdx >"$out/sbom.log" 2>&1 \
         || { cat "$out/sbom.log" >&2; die "the SBOM was not generated: nothing was pushed"; }
     mv back/racontemoi-back.cdx.json "$sbom"
