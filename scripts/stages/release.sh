@@ -26,6 +26,6 @@ export HELM_CACHE_HOME="$PWD/.cache/helm/cache" HELM_CONFIG_HOME="$PWD/.cache/he
 engine_up
 BASES_ONLY=1 tests/containers/build_images.sh
 status=0
-"$venv/bin/pytest" tests/release -v -rfEs -p no:cacheprovider "$@" || status=$?
+"$venv/bin/pytest" tests/release -v -rfEsP -p no:cacheprovider "$@" || status=$?
 echo "release stage: ${SECONDS}s wall time"
 exit "$status"

@@ -57,7 +57,7 @@ def free_port() -> int:
 def http_get(url: str, timeout: float = 5, headers: dict | None = None):
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.status, dict(response.headers), response.read()
+        return response.status, response.headers, response.read()  # headers: case-insensitive
 
 
 @pytest.fixture(scope="session")
