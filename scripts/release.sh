@@ -230,6 +230,11 @@ deploy() {
     current=$(git symbolic-ref -q --short HEAD || true)
     git show "$parent:$file" >"$stage/values-dev.yaml"
     python3 scripts/release/values.py "$stage/values-dev.yaml" "back=$back_image" "front=$front_image"
+    # A CI machine may have no Git identity: the commit is then signed by the release itself.
+    if ! git var GIT_COMMITTER_IDENT >/dev/null 2>&1; then
+        export GIT_AUTHOR_NAME="racontemoi release" GIT_AUTHOR_EMAIL="release@racontemoi.invalid" \
+            GIT_COMMITTER_NAME="racontemoi release" GIT_COMMITTER_EMAIL="release@racontemoi.invalid"
+    fi
     # The commit is made on a private index: the work tree and its index are left alone.
     blob=$(git hash-object -w "$stage/values-dev.yaml")
     tree=$(GIT_INDEX_FILE=$stage/index sh -c 'git read-tree "$1" && git update-index --cacheinfo "100644,$2,$3" && git write-tree' \

@@ -167,10 +167,14 @@ def release_command(clone: Path, path: str, *options: str, check: bool = True) -
 
 
 def remove_images(prefix: str) -> None:
-    refs = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
-    ours = [r for r in refs if r.startswith(prefix)]
-    if ours:
-        docker("image", "rm", "--force", *ours, check=False)
+    """Removes every reference under PREFIX: tags, and the digests of images pulled by digest."""
+    listing = docker("image", "ls", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}",
+                     check=False).stdout.splitlines()
+    refs = set()
+    for repository, tag, digest in (line.split() for line in listing if line.startswith(prefix)):
+        refs.add(f"{repository}:{tag}" if tag != "<none>" else f"{repository}@{digest}")
+    if refs:
+        docker("image", "rm", "--force", *sorted(refs), check=False)
 
 
 @pytest.fixture(scope="session")

@@ -268,3 +268,19 @@ def test_back_binary_is_reproducible(release, pulled):
     print(f"\n/back sha256 published {published}, rebuilt without cache {rebuilt} "
           f"({time.monotonic() - started:.0f}s)")
     assert rebuilt == published
+
+
+def test_release_in_phases_as_the_jenkinsfile_runs_it(release):
+    """build, push and deploy as three calls (the Jenkinsfile's Build, Push and Deploy stages)."""
+    path = f"{release.path}-phases"
+    branch = f"{GITOPS_BRANCH}-phases"
+    release_command(release.clone, path, "--phase", "build")
+    assert not [r for r in registry_catalog(release.registry) if r.startswith(f"{release.namespace}-phases/")], \
+        "the build phase pushes nothing"
+    release_command(release.clone, path, "--phase", "push")
+    env = dict(line.split("=", 1) for line in
+               (release.clone / "dist" / "release" / release.version / "release.env").read_text().splitlines())
+    assert env["BACK_IMAGE"].startswith(f"{path}/racontemoi-back:{release.version}@sha256:")
+    release_command(release.clone, path, "--phase", "deploy", "--gitops-branch", branch)
+    changed = run("git", "diff", "--name-only", release.head, branch, cwd=release.clone).stdout.split()
+    assert changed == ["helm/racontemoi/values-dev.yaml"]
