@@ -222,6 +222,21 @@ def test_release_whose_tests_fail_pushes_nothing(release, tmp_path):
     assert not built, "nothing is even built when the tests fail"
 
 
+def test_release_whose_build_fails_pushes_nothing(release, tmp_path):
+    """The back's Dockerfile fails (in another throwaway clone): no image, chart or SBOM is pushed."""
+    clone = make_clone(tmp_path / "broken-build")
+    dockerfile = clone / "back" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("WORKDIR /src\n", "WORKDIR /src\nRUN exit 3\n", 1))
+    run("git", "commit", "--quiet", "-am", "a build that fails", cwd=clone)
+    namespace = f"{release.namespace}-broken-build"
+    proc = release_command(clone, f"{release.registry}/{namespace}", "--skip-tests", "--gitops-branch",
+                           GITOPS_BRANCH, check=False)
+    assert proc.returncode != 0
+    assert "the back image did not build: nothing was pushed" in proc.stderr, proc.stdout + proc.stderr
+    assert not [r for r in registry_catalog(release.registry) if r.startswith(namespace + "/")]
+    assert not run("git", "branch", "--list", GITOPS_BRANCH, cwd=clone).stdout.strip()
+
+
 def test_gitops_commit_changes_exactly_the_dev_values(release):
     clone = release.clone
     assert run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip() == release.head, "HEAD did not move"
