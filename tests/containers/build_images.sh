@@ -5,6 +5,7 @@
 # base each image was built on: official or stand-in.
 #
 #   build_images.sh [TAG]     TAG defaults to $IMAGE_TAG, then `local`
+#   BASES_ONLY=1 build_images.sh   only makes the base images available (the release stage's use)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here/../.."
@@ -57,5 +58,11 @@ build() {
 }
 
 mkdir -p .cache/containers
+if [ -n "${BASES_ONLY:-}" ]; then
+    for dockerfile in back/Dockerfile front/Dockerfile; do
+        while read -r image; do echo "base: $(ensure_base "$image")"; done < <(base_images "$dockerfile")
+    done
+    exit 0
+fi
 build racontemoi-back . back/Dockerfile
 build racontemoi-front front front/Dockerfile

@@ -100,16 +100,26 @@ def argocd_docs() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def argocd_values_file(argocd_docs, tmp_path_factory) -> Path:
-    """The Application's helm.valuesObject, as a values file for helm."""
-    app = find(argocd_docs, "Application")
-    path = tmp_path_factory.mktemp("argocd") / "values-argocd.yaml"
-    path.write_text(yaml.safe_dump(app["spec"]["source"]["helm"]["valuesObject"]))
+def argocd_values_files(argocd_docs) -> dict[str, list[Path]]:
+    """Each environment's values files (dev, prod), as its Application names them: valueFiles,
+    relative to the chart's path in the repository."""
+    files = {}
+    for app in (d for d in argocd_docs if d["kind"] == "Application"):
+        env = app["metadata"]["name"].rpartition("-")[2]
+        source = app["spec"]["source"]
+        files[env] = [ROOT / source["path"] / name for name in source["helm"]["valueFiles"]]
+    return files
+
+
+@pytest.fixture(scope="session")
+def argocd_values_file(argocd_values_files) -> Path:
+    """prod's values file: the `argocd` render (dev's is `argocd-dev`)."""
+    [path] = argocd_values_files["prod"]
     return path
 
 
 @pytest.fixture(scope="session")
-def renders(argocd_values_file, tmp_path_factory) -> dict[str, Path]:
+def renders(argocd_values_file, argocd_values_files, tmp_path_factory) -> dict[str, Path]:
     """Every chart render the checks run on, written to files: name -> path."""
     out = tmp_path_factory.mktemp("renders")
     scenarios = {
@@ -118,6 +128,7 @@ def renders(argocd_values_file, tmp_path_factory) -> dict[str, Path]:
         "persistence": (VALUES / "persistence.yaml",),
         "argocd": (argocd_values_file,),
         "knative": (VALUES / "knative.yaml",),
+        "argocd-dev": tuple(argocd_values_files["dev"]),
     }
     paths = {}
     for name, files in scenarios.items():

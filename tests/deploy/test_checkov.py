@@ -9,7 +9,7 @@ from conftest import K8S, ROOT, run, tool
 
 CONFIG = str(ROOT / ".checkov.yaml")
 DOCKERFILES = [ROOT / "back" / "Dockerfile", ROOT / "front" / "Dockerfile"]
-CHART_RENDERS = ["default", "all-enabled", "persistence", "argocd", "knative"]
+CHART_RENDERS = ["default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev"]
 
 
 def checkov(*args: str) -> list[dict]:

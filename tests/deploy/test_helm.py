@@ -1,5 +1,6 @@
 """The chart: helm lint, the renders, and the rules of its templates."""
 import pytest
+import yaml
 
 from conftest import CHART, VALUES, find, helm_template, load_docs, pod_specs, run, tool
 
@@ -185,7 +186,8 @@ def test_stories_override_through_a_configmap(rendered):
 
 def test_digest_pins_the_image(rendered):
     container = find(rendered["all-enabled"], "Deployment", "racontemoi-back")["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "racontemoi-back@sha256:" + "0" * 64
+    repository = yaml.safe_load((CHART / "values.yaml").read_text())["back"]["image"]["repository"]
+    assert container["image"] == f"{repository}@sha256:" + "0" * 64
 
 
 def _test_commands(docs):

@@ -6,6 +6,7 @@ import yaml
 from conftest import CHART, ROOT, run, tool
 
 YAML_SOURCES = ["k8s", "argocd", "tests/deploy/values", "helm/racontemoi/values.yaml",
+                "helm/racontemoi/values-dev.yaml", "helm/racontemoi/values-prod.yaml", ".github/workflows",
                 "helm/racontemoi/Chart.yaml", ".checkov.yaml", ".yamllint"]
 
 

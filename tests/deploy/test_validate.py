@@ -6,7 +6,7 @@ import yaml
 
 from conftest import KUBE_VERSION, is_custom, run, tool
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
