@@ -16,16 +16,16 @@ const FLUSH_AT: usize = 16 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// What one access-log line says about a request.
-pub struct Entry<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
+pub(crate) struct Entry<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) status: u16,
     /// Body bytes sent.
-    pub bytes: u64,
-    pub duration: Duration,
+    pub(crate) bytes: u64,
+    pub(crate) duration: Duration,
 }
 
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     format: LogFormat,
     state: Mutex<State>,
 }
@@ -37,7 +37,7 @@ struct State {
 }
 
 impl AccessLog {
-    pub fn new(format: LogFormat) -> Self {
+    pub(crate) fn new(format: LogFormat) -> Self {
         AccessLog {
             format,
             state: Mutex::new(State {
@@ -48,7 +48,7 @@ impl AccessLog {
         }
     }
 
-    pub fn record(&self, entry: &Entry) {
+    pub(crate) fn record(&self, entry: &Entry) {
         let mut state = self.lock();
         let now = timestamp::now_secs();
         if now != state.clock_secs {
@@ -66,12 +66,12 @@ impl AccessLog {
     }
 
     /// Writes whatever is buffered.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         write_out(&mut self.lock().buffer);
     }
 
     /// Flushes every second on the current runtime, so a quiet server's lines still show up.
-    pub fn spawn_flusher(self: &Arc<Self>) {
+    pub(crate) fn spawn_flusher(self: &Arc<Self>) {
         let log = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(FLUSH_EVERY);

@@ -1,8 +1,16 @@
-//! Command-line arguments. Configuration comes from the environment; arguments only pick a mode.
+//! The command line: arguments only pick a mode (configuration comes from the environment), and
+//! `run` carries it out: the server, or a one-shot command. `main.rs` only calls `run`.
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 
-pub const USAGE: &str = "\
+use crate::config::{self, Config};
+use crate::{log, probe, server};
+
+/// Exit code of a usage or configuration error.
+const USAGE_ERROR: u8 = 2;
+
+pub(crate) const USAGE: &str = "\
 usage: back [--healthcheck | --probe URL [--expect STATUS] | --version | --help]
 
   (no argument)   run the server (configured by environment variables: HOST, PORT,
@@ -16,7 +24,7 @@ usage: back [--healthcheck | --probe URL [--expect STATUS] | --version | --help]
   --help          print this help";
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Serve,
     Healthcheck,
     /// GET the URL; success is the expected status, or any 2xx when `expect` is `None`.
@@ -28,8 +36,75 @@ pub enum Command {
     Help,
 }
 
+/// Runs the command given by `args` (the arguments after the program name); its exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    match parse(args) {
+        Ok(Command::Serve) => serve(),
+        Ok(Command::Healthcheck) => healthcheck(),
+        Ok(Command::Probe { url, expect }) => probe_url(&url, expect),
+        Ok(Command::Version) => {
+            println!("back {}", crate::VERSION);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(problem) => {
+            eprintln!("back: {problem}\n{USAGE}");
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}
+
+fn serve() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            log::error(&error.to_string());
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    log::init(config.log_format);
+    match server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error(&error.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn healthcheck() -> ExitCode {
+    let result = config::listen_addr_from_env().map_err(|e| e.to_string()).and_then(probe::healthcheck);
+    report(result.map(|status| (status, status == 200)), "/healthz")
+}
+
+fn probe_url(url: &str, expect: Option<u16>) -> ExitCode {
+    let result = probe::parse_url(url).and_then(|parsed| probe::probe(&parsed));
+    report(result.map(|status| (status, probe::is_expected(status, expect))), url)
+}
+
+/// One line about the probe, and its exit code.
+fn report(result: Result<(u16, bool), String>, target: &str) -> ExitCode {
+    match result {
+        Ok((status, true)) => {
+            println!("ok: {target} answered {status}");
+            ExitCode::SUCCESS
+        }
+        Ok((status, false)) => {
+            eprintln!("fail: {target} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(problem) => {
+            eprintln!("fail: {target}: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parses the arguments after the program name. The error is a one-line usage problem.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     let mut args = args.into_iter();
     let Some(first) = args.next() else { return Ok(Command::Serve) };
     let command = match first.to_str() {

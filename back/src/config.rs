@@ -10,23 +10,23 @@ use crate::client_ip::TrustedProxies;
 
 /// The whole configuration of the back.
 #[derive(Debug, Clone)]
-pub struct Config {
-    pub addr: SocketAddr,
+pub(crate) struct Config {
+    pub(crate) addr: SocketAddr,
     /// `None`: serve the embedded stories file.
-    pub stories_file: Option<PathBuf>,
-    pub cors: CorsOrigins,
-    pub log_format: LogFormat,
-    pub access_log: bool,
-    pub shutdown_timeout: Duration,
-    pub header_read_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub students: StudentsConfig,
-    pub login_throttle: LoginThrottleConfig,
+    pub(crate) stories_file: Option<PathBuf>,
+    pub(crate) cors: CorsOrigins,
+    pub(crate) log_format: LogFormat,
+    pub(crate) access_log: bool,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) students: StudentsConfig,
+    pub(crate) login_throttle: LoginThrottleConfig,
 }
 
 /// Which origins may call the back from a browser (`CORS_ALLOW_ORIGIN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CorsOrigins {
+pub(crate) enum CorsOrigins {
     /// No CORS headers at all (the default).
     None,
     /// `*`: any origin.
@@ -36,41 +36,41 @@ pub enum CorsOrigins {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 /// The student-ages API's settings.
 #[derive(Debug, Clone)]
-pub struct StudentsConfig {
+pub(crate) struct StudentsConfig {
     /// Route prefix, such as `/supmit/api/v1.0`: starts with `/`, no trailing `/`.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// `None`: the student routes answer 503.
-    pub credentials: Option<Credentials>,
-    pub store_file: PathBuf,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) store_file: PathBuf,
     /// `STUDENTS_READ_ONLY`: the store is read-only by design (a ConfigMap): no lock, writes 503, ready.
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// `STUDENTS_MAX`: a create beyond this many students is refused (409).
-    pub max: usize,
+    pub(crate) max: usize,
 }
 
 /// Throttling of failed logins to the student API (`LOGIN_THROTTLE_*`, `TRUSTED_PROXIES`).
 #[derive(Debug, Clone)]
-pub struct LoginThrottleConfig {
+pub(crate) struct LoginThrottleConfig {
     /// Wrong logins a client may make in one window; 0 turns throttling off.
-    pub max_failures: u32,
-    pub window: Duration,
+    pub(crate) max_failures: u32,
+    pub(crate) window: Duration,
     /// Clients tracked at most (the memory bound).
-    pub max_clients: usize,
+    pub(crate) max_clients: usize,
     /// Peers whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: TrustedProxies,
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
+pub(crate) struct Credentials {
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
 impl fmt::Debug for Credentials {
@@ -81,9 +81,9 @@ impl fmt::Debug for Credentials {
 
 /// A configuration error: which variable, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub message: String,
+pub(crate) struct ConfigError {
+    pub(crate) variable: &'static str,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -94,18 +94,18 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
-pub const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
-pub const DEFAULT_STUDENTS_MAX: usize = 100_000;
+pub(crate) const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
+pub(crate) const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
+pub(crate) const DEFAULT_STUDENTS_MAX: usize = 100_000;
 
 impl Config {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
     }
 
     /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
         Ok(Config {
             addr: listen_addr(&env)?,
@@ -150,7 +150,7 @@ impl Config {
 }
 
 /// `HOST` and `PORT` alone, for `back --healthcheck`, which must not fail on unrelated variables.
-pub fn listen_addr_from_env() -> Result<SocketAddr, ConfigError> {
+pub(crate) fn listen_addr_from_env() -> Result<SocketAddr, ConfigError> {
     let lookup = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     listen_addr(&Env(&lookup))
 }
@@ -268,7 +268,7 @@ fn parse_bool(value: &str) -> Result<bool, String> {
 
 /// `250ms`, `10s`, `2m`, or a bare number of seconds. humantime parses the number and unit; the
 /// check before it keeps to the forms the README documents (no spaces, no other unit).
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
     let invalid = || format!("{value:?} is not a duration such as 500ms, 10s or 2m");
     let unit = value.trim_start_matches(|c: char| c.is_ascii_digit());
     let duration = match unit {
@@ -413,16 +413,14 @@ mod tests {
         let c = config(&[("API_USERNAME", "root"), ("API_PASSWORD", "root")]).unwrap();
         assert_eq!(c.students.credentials, Some(Credentials { username: "root".into(), password: "root".into() }));
 
-        let dir = std::env::temp_dir().join(format!("racontemoi-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let user = dir.join("username");
-        let pass = dir.join("password");
+        let dir = tempfile::Builder::new().prefix("racontemoi-config-").tempdir().unwrap();
+        let user = dir.path().join("username");
+        let pass = dir.path().join("password");
         std::fs::write(&user, "admin\n").unwrap();
         std::fs::write(&pass, "s3cr3t \r\n").unwrap();
         let c = config(&[("API_USERNAME_FILE", user.to_str().unwrap()), ("API_PASSWORD_FILE", pass.to_str().unwrap())])
             .unwrap();
         assert_eq!(c.students.credentials, Some(Credentials { username: "admin".into(), password: "s3cr3t ".into() }));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

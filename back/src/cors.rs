@@ -15,17 +15,17 @@ const ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("Authorization, Cont
 const MAX_AGE: HeaderValue = HeaderValue::from_static("600");
 const ANY: HeaderValue = HeaderValue::from_static("*");
 
-pub struct Cors {
+pub(crate) struct Cors {
     origins: CorsOrigins,
 }
 
 impl Cors {
-    pub fn new(origins: &CorsOrigins) -> Self {
+    pub(crate) fn new(origins: &CorsOrigins) -> Self {
         Cors { origins: origins.clone() }
     }
 
     /// The `Access-Control-Allow-Origin` value for this request, if its `Origin` is allowed.
-    pub fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+    pub(crate) fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         match &self.origins {
             CorsOrigins::None => None,
             CorsOrigins::Any => headers.contains_key(ORIGIN).then_some(ANY),
@@ -38,7 +38,7 @@ impl Cors {
     }
 
     /// Adds the CORS headers of an allowed origin to any response.
-    pub fn decorate(&self, response: &mut Response, origin: Option<HeaderValue>) {
+    pub(crate) fn decorate(&self, response: &mut Response, origin: Option<HeaderValue>) {
         let headers = response.headers_mut();
         if matches!(self.origins, CorsOrigins::List(_)) {
             // The answer depends on the request's Origin: caches must key on it.
@@ -50,7 +50,7 @@ impl Cors {
     }
 
     /// Adds what a preflight answer needs, when the request is one from an allowed origin.
-    pub fn preflight(request: &HeaderMap, allowed: bool, methods: HeaderValue, response: &mut Response) {
+    pub(crate) fn preflight(request: &HeaderMap, allowed: bool, methods: HeaderValue, response: &mut Response) {
         if !allowed || !request.contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
             return;
         }

@@ -12,10 +12,10 @@ use include_dir::{include_dir, Dir, DirEntry};
 /// `back/data/stories/`: every file in it holds one or more stories, one a line. Adding a file
 /// needs no code change: `build.rs` makes cargo rebuild when the directory changes, and fails the
 /// build when a file is not UTF-8 or holds no story.
-pub const STORIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/stories");
-pub const STUDENT_SAMPLE: &[u8] = include_bytes!("../data/student_age.sample.json");
+pub(crate) const STORIES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/stories");
+pub(crate) const STUDENT_SAMPLE: &[u8] = include_bytes!("../data/student_age.sample.json");
 /// `back/openapi.json`, made compact by `build.rs` (same content, no indentation).
-pub const OPENAPI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
+pub(crate) const OPENAPI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 const _: () =
     assert!(only_files(STORIES.entries()), "back/data/stories/ must hold at least one stories file, and only files");
@@ -33,12 +33,12 @@ const fn only_files(entries: &[DirEntry<'_>]) -> bool {
 }
 
 /// The stories files, in name order: `(name, content)`.
-pub fn story_files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+pub(crate) fn story_files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
     STORIES.files().map(|file| (file.path().to_str().unwrap_or("?"), file.contents()))
 }
 
 /// The embedded `back/data/<name>`, for callers that name it (`None` for any other name).
-pub fn file(name: &str) -> Option<&'static [u8]> {
+pub(crate) fn file(name: &str) -> Option<&'static [u8]> {
     match name {
         "student_age.sample.json" => Some(STUDENT_SAMPLE),
         _ => None,

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::config::ConfigError;
 
 #[derive(Debug)]
-pub struct StartupError(pub String);
+pub(crate) struct StartupError(pub String);
 
 impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,15 +6,15 @@ use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::StatusCode;
 
 /// Every response body is a single buffer; handlers never stream.
-pub type Body = Full<Bytes>;
-pub type Response = hyper::Response<Body>;
+pub(crate) type Body = Full<Bytes>;
+pub(crate) type Response = hyper::Response<Body>;
 
-pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
-pub const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+pub(crate) const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// A response with `body` as `application/json`.
-pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
     let mut response = hyper::Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, JSON);
@@ -22,36 +22,36 @@ pub fn json_bytes(status: StatusCode, body: impl Into<Bytes>) -> Response {
 }
 
 /// A response with `value` serialised as JSON.
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     json_bytes(status, value.to_string())
 }
 
 /// A JSON response that caches must not keep (health and readiness change over time).
-pub fn json_no_store(status: StatusCode, body: &'static [u8]) -> Response {
+pub(crate) fn json_no_store(status: StatusCode, body: &'static [u8]) -> Response {
     let mut response = json_bytes(status, Bytes::from_static(body));
     response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
     response
 }
 
 /// An answer without a body, such as 204.
-pub fn empty(status: StatusCode) -> Response {
+pub(crate) fn empty(status: StatusCode) -> Response {
     let mut response = hyper::Response::new(Body::default());
     *response.status_mut() = status;
     response
 }
 
 /// `{"error": message}` with `status`: the shape of every error of the back.
-pub fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json(status, &serde_json::json!({ "error": message }))
 }
 
 /// 404 for a path no route serves.
-pub fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     json_bytes(StatusCode::NOT_FOUND, Bytes::from_static(br#"{"error":"not found"}"#))
 }
 
 /// 405 with the `Allow` header listing what the route accepts.
-pub fn method_not_allowed(allow: &'static str) -> Response {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
     let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
     response

@@ -1,24 +1,26 @@
 //! racontemoi back: one random story line, and the student-ages API, on hyper 1 + tokio.
-//! `main.rs` only calls into this library; each module is one concern.
+//! `main.rs` only calls `run`, the one public item; each module is one concern, crate-private.
 
-pub mod access_log;
-pub mod cli;
-pub mod client_ip;
-pub mod config;
-pub mod cors;
-pub mod embedded;
-pub mod error;
-pub mod http;
-pub mod log;
-pub mod metrics;
-pub mod negotiate;
-pub mod ops;
-pub mod probe;
-pub mod router;
-pub mod server;
-pub mod stories;
-pub mod students;
-pub mod timestamp;
+pub(crate) mod access_log;
+pub(crate) mod cli;
+pub(crate) mod client_ip;
+pub(crate) mod config;
+pub(crate) mod cors;
+pub(crate) mod embedded;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod log;
+pub(crate) mod metrics;
+pub(crate) mod negotiate;
+pub(crate) mod ops;
+pub(crate) mod probe;
+pub(crate) mod router;
+pub(crate) mod server;
+pub(crate) mod stories;
+pub(crate) mod students;
+pub(crate) mod timestamp;
+
+pub use cli::run;
 
 /// The crate version, shown by `--version` and in `racontemoi_build_info`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -10,19 +10,19 @@ use crate::timestamp;
 /// Set once at start; text until then (a configuration error is reported before the format is known).
 static JSON: AtomicBool = AtomicBool::new(false);
 
-pub fn init(format: LogFormat) {
+pub(crate) fn init(format: LogFormat) {
     JSON.store(format == LogFormat::Json, Ordering::Relaxed);
 }
 
-pub fn info(message: &str) {
+pub(crate) fn info(message: &str) {
     let _ = std::io::stdout().lock().write_all(line("info", message).as_bytes());
 }
 
-pub fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     let _ = std::io::stderr().lock().write_all(line("warn", message).as_bytes());
 }
 
-pub fn error(message: &str) {
+pub(crate) fn error(message: &str) {
     let _ = std::io::stderr().lock().write_all(line("error", message).as_bytes());
 }
 

@@ -10,7 +10,7 @@ use hyper::StatusCode;
 
 /// The fixed set of route labels (never a raw path: its cardinality would be unbounded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     Story,
     Healthz,
     Readyz,
@@ -24,7 +24,7 @@ impl Route {
     const ALL: [Route; 7] =
         [Route::Story, Route::Healthz, Route::Readyz, Route::Metrics, Route::Openapi, Route::Students, Route::NotFound];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Route::Story => "story",
             Route::Healthz => "healthz",
@@ -60,7 +60,7 @@ const BUCKETS: [(&str, u64); 14] = [
     ("5", 5_000_000_000),
 ];
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: [[AtomicU64; STATUS_SLOTS]; Route::ALL.len()],
     in_flight: AtomicI64,
     /// Non-cumulative counts; the last slot is above every bound (`+Inf`).
@@ -72,7 +72,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(version: &'static str) -> Self {
+    pub(crate) fn new(version: &'static str) -> Self {
         Metrics {
             requests: [const { [const { AtomicU64::new(0) }; STATUS_SLOTS] }; Route::ALL.len()],
             in_flight: AtomicI64::new(0),
@@ -83,20 +83,20 @@ impl Metrics {
         }
     }
 
-    pub fn connection_accepted(&self) {
+    pub(crate) fn connection_accepted(&self) {
         self.connections_accepted.fetch_add(1, Relaxed);
     }
 
-    pub fn request_started(&self) {
+    pub(crate) fn request_started(&self) {
         self.in_flight.fetch_add(1, Relaxed);
     }
 
-    pub fn request_ended(&self) {
+    pub(crate) fn request_ended(&self) {
         self.in_flight.fetch_sub(1, Relaxed);
     }
 
     /// Counts one answered request.
-    pub fn observe(&self, route: Route, status: StatusCode, duration: Duration) {
+    pub(crate) fn observe(&self, route: Route, status: StatusCode, duration: Duration) {
         let slot = STATUSES.iter().position(|&s| s == status.as_u16()).unwrap_or(STATUSES.len());
         if let Some(counter) = self.requests.get(route as usize).and_then(|row| row.get(slot)) {
             counter.fetch_add(1, Relaxed);
@@ -110,7 +110,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
         out.push_str("# HELP http_requests_total HTTP requests answered, by route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");

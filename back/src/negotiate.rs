@@ -5,7 +5,7 @@ use hyper::header::{HeaderMap, ACCEPT};
 /// True when `Accept` ranks `application/json` strictly above `text/plain`. Each type takes the
 /// quality of the most specific range that matches it (`type/subtype`, then `type/*`, then `*/*`);
 /// a tie, `*/*`, a missing or unreadable header all mean plain text.
-pub fn prefers_json(headers: &HeaderMap) -> bool {
+pub(crate) fn prefers_json(headers: &HeaderMap) -> bool {
     let mut json = Match::NONE;
     let mut text = Match::NONE;
     for value in headers.get_all(ACCEPT) {

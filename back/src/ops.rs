@@ -18,18 +18,18 @@ const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; versi
 
 /// Whether the server takes new work; turned off when shutdown begins, never back on.
 #[derive(Debug)]
-pub struct Readiness(AtomicBool);
+pub(crate) struct Readiness(AtomicBool);
 
 impl Readiness {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Readiness(AtomicBool::new(true))
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 
-    pub fn shutting_down(&self) {
+    pub(crate) fn shutting_down(&self) {
         self.0.store(false, Ordering::Relaxed);
     }
 }
@@ -40,30 +40,30 @@ impl Default for Readiness {
     }
 }
 
-pub struct Ops {
+pub(crate) struct Ops {
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
     login_throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl Ops {
-    pub fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
         Ops { readiness, metrics, login_throttle: None }
     }
 
     /// Adds the login throttle's counters to `/metrics`.
-    pub fn with_login_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+    pub(crate) fn with_login_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
         self.login_throttle = Some(throttle);
         self
     }
 
-    pub fn healthz(&self) -> Response {
+    pub(crate) fn healthz(&self) -> Response {
         http::json_no_store(StatusCode::OK, br#"{"status":"ok"}"#)
     }
 
     /// 200 while serving; 503 once shutdown begins, or while the student store, meant to be
     /// writable, is not (`store_unready`: why, such as its lock held by another process).
-    pub fn readyz(&self, store_unready: Option<&str>) -> Response {
+    pub(crate) fn readyz(&self, store_unready: Option<&str>) -> Response {
         if !self.readiness.is_ready() {
             return http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"shutting down"}"#);
         }
@@ -78,7 +78,7 @@ impl Ops {
         }
     }
 
-    pub fn metrics(&self) -> Response {
+    pub(crate) fn metrics(&self) -> Response {
         let mut text = self.metrics.render();
         if let Some(throttle) = &self.login_throttle {
             throttle.render_metrics(&mut text);
@@ -89,7 +89,7 @@ impl Ops {
         response
     }
 
-    pub fn openapi(&self) -> Response {
+    pub(crate) fn openapi(&self) -> Response {
         http::json_bytes(StatusCode::OK, Bytes::from_static(OPENAPI))
     }
 }

@@ -7,20 +7,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs}
 use std::time::{Duration, Instant};
 
 /// The whole exchange, from resolving to reading the status line.
-pub const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A parsed `http://host[:port]/path` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     /// As written (brackets kept for IPv6), for the `Host` header.
-    pub authority: String,
-    pub host: String,
-    pub port: u16,
+    pub(crate) authority: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// Path and query, starting with `/`.
-    pub path: String,
+    pub(crate) path: String,
 }
 
-pub fn parse_url(url: &str) -> Result<Url, String> {
+pub(crate) fn parse_url(url: &str) -> Result<Url, String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
     let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
     let (authority, path) = match rest.find(['/', '?']) {
@@ -55,7 +55,7 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
 }
 
 /// `--probe URL`: the status line's code, or why there is none.
-pub fn probe(url: &Url) -> Result<u16, String> {
+pub(crate) fn probe(url: &Url) -> Result<u16, String> {
     let deadline = Instant::now() + TIMEOUT;
     let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
         .to_socket_addrs()
@@ -65,7 +65,7 @@ pub fn probe(url: &Url) -> Result<u16, String> {
 }
 
 /// Whether `--probe` succeeds on `status`: the `--expect`ed status, or any 2xx without one.
-pub fn is_expected(status: u16, expect: Option<u16>) -> bool {
+pub(crate) fn is_expected(status: u16, expect: Option<u16>) -> bool {
     match expect {
         Some(expected) => status == expected,
         None => (200..300).contains(&status),
@@ -74,7 +74,7 @@ pub fn is_expected(status: u16, expect: Option<u16>) -> bool {
 
 /// `--healthcheck`: where to reach this process's own `/healthz`, given its listen address.
 /// A wildcard address is reached on loopback; a specific one (such as `::1`) as it is.
-pub fn healthcheck_targets(listen: SocketAddr) -> Vec<SocketAddr> {
+pub(crate) fn healthcheck_targets(listen: SocketAddr) -> Vec<SocketAddr> {
     let port = listen.port();
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))],
@@ -86,7 +86,7 @@ pub fn healthcheck_targets(listen: SocketAddr) -> Vec<SocketAddr> {
 }
 
 /// GETs `/healthz` on the first target that answers.
-pub fn healthcheck(listen: SocketAddr) -> Result<u16, String> {
+pub(crate) fn healthcheck(listen: SocketAddr) -> Result<u16, String> {
     let targets = healthcheck_targets(listen);
     let authority = targets.first().map_or_else(String::new, SocketAddr::to_string);
     get_status(&targets, &authority, "/healthz", Instant::now() + TIMEOUT)

@@ -26,7 +26,7 @@ fn local_route(path: &str) -> Option<Route> {
     }
 }
 
-pub struct Router {
+pub(crate) struct Router {
     stories: Stories,
     students: StudentsApi,
     cors: Cors,
@@ -34,12 +34,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(stories: Stories, students: StudentsApi, cors: Cors, ops: Ops) -> Self {
+    pub(crate) fn new(stories: Stories, students: StudentsApi, cors: Cors, ops: Ops) -> Self {
         Router { stories, students, cors, ops }
     }
 
     /// Answers any request; also says which route (metrics label) answered.
-    pub async fn route(&self, request: Request<Incoming>) -> (Route, Response) {
+    pub(crate) async fn route(&self, request: Request<Incoming>) -> (Route, Response) {
         let origin = self.cors.allowed_origin(request.headers());
         let (route, mut response) = self.dispatch(request, origin.is_some()).await;
         self.cors.decorate(&mut response, origin);

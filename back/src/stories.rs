@@ -25,7 +25,7 @@ struct Story {
 }
 
 #[derive(Debug)]
-pub struct Stories {
+pub(crate) struct Stories {
     lines: Vec<Story>,
     /// The answer headers, built once: cloning a map is cheaper than hashing names per request.
     text_headers: HeaderMap,
@@ -34,7 +34,7 @@ pub struct Stories {
 
 impl Stories {
     /// The stories embedded at build time: every file of `back/data/stories/`, in name order.
-    pub fn embedded() -> Result<Self, StartupError> {
+    pub(crate) fn embedded() -> Result<Self, StartupError> {
         let mut lines = Vec::new();
         for (name, content) in embedded::story_files() {
             lines.extend(
@@ -46,7 +46,7 @@ impl Stories {
     }
 
     /// The stories of `STORIES_FILE`.
-    pub fn from_file(path: &Path) -> Result<Self, StartupError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self, StartupError> {
         let content = std::fs::read(path)
             .map_err(|e| StartupError(format!("invalid STORIES_FILE: cannot read {path:?}: {e}")))?;
         Self::parse(&content).map_err(|problem| StartupError(format!("invalid STORIES_FILE: {path:?} {problem}")))
@@ -54,7 +54,7 @@ impl Stories {
 
     /// One story a line (the format of every stories file): blank lines are skipped, surrounding spaces and `\r` trimmed.
     /// The error completes a sentence about the file ("is not valid UTF-8 ...").
-    pub fn parse(content: &[u8]) -> Result<Self, String> {
+    pub(crate) fn parse(content: &[u8]) -> Result<Self, String> {
         parse_lines(content).map(Self::new)
     }
 
@@ -63,7 +63,7 @@ impl Stories {
     }
 
     /// A random story, as JSON when the request's `Accept` prefers it, else as plain text.
-    pub fn respond(&self, request: &HeaderMap) -> Response {
+    pub(crate) fn respond(&self, request: &HeaderMap) -> Response {
         let Some(story) = fastrand::choice(&self.lines) else {
             return http::error(StatusCode::INTERNAL_SERVER_ERROR, "no story to tell");
         };

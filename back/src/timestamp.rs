@@ -4,16 +4,16 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Length of a formatted timestamp.
-pub const LEN: usize = 20;
+pub(crate) const LEN: usize = 20;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// `secs` (since the Unix epoch) as `YYYY-MM-DDTHH:MM:SSZ`, in a fixed-size buffer that the
 /// access log keeps from one second to the next.
-pub fn format(secs: u64) -> [u8; LEN] {
+pub(crate) fn format(secs: u64) -> [u8; LEN] {
     let mut out = *b"0000-00-00T00:00:00Z";
     // humantime refuses years after 9999: such a time stays all zeros.
     if let Some(time) = UNIX_EPOCH.checked_add(Duration::from_secs(secs)) {
@@ -23,7 +23,7 @@ pub fn format(secs: u64) -> [u8; LEN] {
 }
 
 /// The current time, formatted.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 

@@ -35,7 +35,7 @@ printf '{\n    "bob": "13",\n    "alice": "12"\n}\n' >"$work/student_age.json"
 
 # Port 0: the kernel picks a free port, which the back prints in its `listening on` line.
 # Schemathesis sends wrong credentials to every operation from one address: the login throttle
-# would then answer 429 to its valid requests too, so it is off here (back/tests/login_throttle.rs
+# would then answer 429 to its valid requests too, so it is off here (back/tests/it/login_throttle.rs
 # tests it).
 env -i PATH="$PATH" HOST=127.0.0.1 PORT=0 ACCESS_LOG=false LOGIN_THROTTLE_FAILURES=0 \
     API_USERNAME=root API_PASSWORD=root STUDENT_AGE_FILE="$work/student_age.json" \

@@ -31,15 +31,19 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// At most one accept-failure log line per this period.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(1);
 
-pub struct Settings {
-    pub addr: SocketAddr,
-    pub timeouts: Timeouts,
-    pub shutdown_timeout: Duration,
+pub(crate) struct Settings {
+    pub(crate) addr: SocketAddr,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 /// Serves until SIGTERM or SIGINT, then drains: readiness fails, the listener closes, requests
 /// in flight finish, idle connections close. Returns once drained or after `shutdown_timeout`.
-pub async fn run(settings: Settings, service: Arc<Service>, readiness: Arc<Readiness>) -> Result<(), StartupError> {
+pub(crate) async fn run(
+    settings: Settings,
+    service: Arc<Service>,
+    readiness: Arc<Readiness>,
+) -> Result<(), StartupError> {
     let listener = bind(settings.addr).map_err(|e| StartupError(format!("cannot listen on {}: {e}", settings.addr)))?;
     let mut signals = Signals::install().map_err(|e| StartupError(format!("cannot handle signals: {e}")))?;
     let local = listener.local_addr().map_err(|e| StartupError(format!("cannot read the bound address: {e}")))?;

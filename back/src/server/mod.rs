@@ -2,10 +2,10 @@
 //! `accept` binds, accepts and drains; `service` wraps every request; `signals` and `timeout_io`
 //! are what `accept` waits on around each connection.
 
-pub mod accept;
-pub mod service;
-pub mod signals;
-pub mod timeout_io;
+pub(crate) mod accept;
+pub(crate) mod service;
+pub(crate) mod signals;
+pub(crate) mod timeout_io;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ const MAX_BLOCKING_THREADS: usize = 8;
 const BLOCKING_GRACE: Duration = Duration::from_secs(1);
 
 /// Loads everything, serves until a shutdown signal, then flushes the access log.
-pub fn run(config: Config) -> Result<(), StartupError> {
+pub(crate) fn run(config: Config) -> Result<(), StartupError> {
     let stories = match &config.stories_file {
         Some(path) => Stories::from_file(path)?,
         None => Stories::embedded()?,

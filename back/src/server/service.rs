@@ -12,23 +12,23 @@ use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::server::timeout_io::ConnActivity;
 
-pub struct Service {
+pub(crate) struct Service {
     router: Router,
     metrics: Arc<Metrics>,
     access_log: Option<Arc<AccessLog>>,
 }
 
 impl Service {
-    pub fn new(router: Router, metrics: Arc<Metrics>, access_log: Option<Arc<AccessLog>>) -> Self {
+    pub(crate) fn new(router: Router, metrics: Arc<Metrics>, access_log: Option<Arc<AccessLog>>) -> Self {
         Service { router, metrics, access_log }
     }
 
     /// Counts one accepted TCP connection (`http_connections_accepted_total`).
-    pub fn connection_accepted(&self) {
+    pub(crate) fn connection_accepted(&self) {
         self.metrics.connection_accepted();
     }
 
-    pub async fn handle(&self, request: Request<Incoming>, connection: &ConnActivity) -> Response {
+    pub(crate) async fn handle(&self, request: Request<Incoming>, connection: &ConnActivity) -> Response {
         let _in_flight = InFlight::enter(&self.metrics, connection);
         let started = Instant::now();
         // Kept only for the log line; both clones are cheap (the URI shares the read buffer).

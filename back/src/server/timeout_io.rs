@@ -25,26 +25,26 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub header_read: Duration,
-    pub idle: Duration,
+pub(crate) struct Timeouts {
+    pub(crate) header_read: Duration,
+    pub(crate) idle: Duration,
 }
 
 /// What the service tells the socket wrapper about its connection's requests.
 #[derive(Debug, Default)]
-pub struct ConnActivity {
+pub(crate) struct ConnActivity {
     started: AtomicU64,
     in_flight: AtomicU32,
 }
 
 impl ConnActivity {
     /// A request head was parsed and handed to the service.
-    pub fn request_started(&self) {
+    pub(crate) fn request_started(&self) {
         self.started.fetch_add(1, Relaxed);
         self.in_flight.fetch_add(1, Relaxed);
     }
 
-    pub fn request_ended(&self) {
+    pub(crate) fn request_ended(&self) {
         self.in_flight.fetch_sub(1, Relaxed);
     }
 
@@ -57,7 +57,7 @@ impl ConnActivity {
     }
 }
 
-pub struct TimeoutIo<T> {
+pub(crate) struct TimeoutIo<T> {
     inner: T,
     activity: Arc<ConnActivity>,
     timeouts: Timeouts,
@@ -69,7 +69,7 @@ pub struct TimeoutIo<T> {
 }
 
 impl<T> TimeoutIo<T> {
-    pub fn new(inner: T, activity: Arc<ConnActivity>, timeouts: Timeouts) -> Self {
+    pub(crate) fn new(inner: T, activity: Arc<ConnActivity>, timeouts: Timeouts) -> Self {
         let now = Instant::now();
         // A new connection owes its first request head within the header timeout.
         let head_since = Some((now, activity.started()));

@@ -12,21 +12,21 @@ use subtle::ConstantTimeEq;
 use crate::config::Credentials;
 
 /// The `WWW-Authenticate` value sent with every 401.
-pub const CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="racontemoi", charset="UTF-8""#);
+pub(crate) const CHALLENGE: HeaderValue = HeaderValue::from_static(r#"Basic realm="racontemoi", charset="UTF-8""#);
 
-pub struct BasicAuth {
+pub(crate) struct BasicAuth {
     /// `user:password`, as a client's decoded payload must read. The username has no `:` (the
     /// configuration refuses it), so equal payloads mean the same user and the same password.
     expected: Vec<u8>,
 }
 
 impl BasicAuth {
-    pub fn new(credentials: &Credentials) -> Self {
+    pub(crate) fn new(credentials: &Credentials) -> Self {
         BasicAuth { expected: format!("{}:{}", credentials.username, credentials.password).into_bytes() }
     }
 
     /// True when `header` (the `Authorization` value) carries the configured user and password.
-    pub fn allows(&self, header: Option<&HeaderValue>) -> bool {
+    pub(crate) fn allows(&self, header: Option<&HeaderValue>) -> bool {
         match header.and_then(|value| basic_payload(value.as_bytes())).and_then(decode_base64) {
             Some(decoded) => constant_time_eq(&decoded, &self.expected),
             None => false,

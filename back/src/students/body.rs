@@ -9,17 +9,17 @@ use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A refused body: the status and the message for `{"error": ...}`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: StatusCode,
-    pub message: String,
+pub(crate) struct Rejection {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl Rejection {
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Rejection { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
 }
@@ -34,7 +34,11 @@ fn too_large() -> Rejection {
 /// Reads the body of a JSON request into its fields, after checking that it is JSON, at most
 /// `MAX_BODY_BYTES` (by `Content-Length` first, then while reading, for a chunked or lying body),
 /// a JSON object, and has exactly the `fields` listed.
-pub async fn read_object<B>(headers: &HeaderMap, body: B, fields: &[&str]) -> Result<Map<String, Value>, Rejection>
+pub(crate) async fn read_object<B>(
+    headers: &HeaderMap,
+    body: B,
+    fields: &[&str],
+) -> Result<Map<String, Value>, Rejection>
 where
     B: Body,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,

@@ -17,15 +17,15 @@ use super::validate;
 use crate::http::{self, Response};
 
 /// The legacy 404 body, kept byte for byte.
-pub const LEGACY_NOT_FOUND: &str = "Not found";
+pub(crate) const LEGACY_NOT_FOUND: &str = "Not found";
 
 /// `GET {prefix}/get_student_ages`: the whole legacy list, as the old clients expect.
-pub fn legacy_list(store: &Store) -> Response {
+pub(crate) fn legacy_list(store: &Store) -> Response {
     http::json_bytes(StatusCode::OK, store.legacy_list())
 }
 
 /// `GET {prefix}/get_student_ages/<name>`: `{"<name>": "<age as stored>"}`.
-pub fn legacy_one(store: &Store, name: &str) -> Response {
+pub(crate) fn legacy_one(store: &Store, name: &str) -> Response {
     match store.with_students(|students| students.get(name).map(|student| json::legacy_one(&student))) {
         Some(body) => http::json_bytes(StatusCode::OK, body),
         None => http::error(StatusCode::NOT_FOUND, LEGACY_NOT_FOUND),
@@ -34,7 +34,7 @@ pub fn legacy_one(store: &Store, name: &str) -> Response {
 
 /// `GET {prefix}/students[?limit=N&cursor=C]`: one page, with the next page's cursor in the body
 /// (`next_cursor`) and in a `Link: <...>; rel="next"` header.
-pub fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
+pub(crate) fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
     let (limit, cursor) = match paging::parse(query) {
         Ok(params) => params,
         Err(problem) => return http::error(StatusCode::BAD_REQUEST, problem),
@@ -55,7 +55,7 @@ pub fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
 }
 
 /// `GET {prefix}/students/<name>`.
-pub fn get(store: &Store, name: &str) -> Response {
+pub(crate) fn get(store: &Store, name: &str) -> Response {
     match store.with_students(|students| students.get(name).map(|student| json::student(student.name, student.age))) {
         Some(body) => http::json_bytes(StatusCode::OK, body),
         None => not_found(name),
@@ -63,7 +63,7 @@ pub fn get(store: &Store, name: &str) -> Response {
 }
 
 /// `POST {prefix}/students` with `{"name": ..., "age": ...}`: 201 and `Location`.
-pub async fn create<B>(store: &Arc<Store>, prefix: &str, headers: &HeaderMap, body: B) -> Response
+pub(crate) async fn create<B>(store: &Arc<Store>, prefix: &str, headers: &HeaderMap, body: B) -> Response
 where
     B: HttpBody,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -87,7 +87,7 @@ where
 }
 
 /// `PUT {prefix}/students/<name>` with `{"age": ...}`.
-pub async fn update<B>(store: &Arc<Store>, name: &str, headers: &HeaderMap, body: B) -> Response
+pub(crate) async fn update<B>(store: &Arc<Store>, name: &str, headers: &HeaderMap, body: B) -> Response
 where
     B: HttpBody,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -103,7 +103,7 @@ where
 }
 
 /// `DELETE {prefix}/students/<name>`: 204.
-pub async fn delete(store: &Arc<Store>, name: &str) -> Response {
+pub(crate) async fn delete(store: &Arc<Store>, name: &str) -> Response {
     match store.apply(Change::Delete { name: name.to_owned() }).await {
         Ok(()) => http::empty(StatusCode::NO_CONTENT),
         Err(e) => write_failed(e, name),
@@ -160,12 +160,12 @@ fn write_failed(error: WriteError, name: &str) -> Response {
 /// The REST list's query: `limit` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `cursor` (the
 /// `next_cursor` of the previous page; absent for the first). Other parameters are ignored.
 mod paging {
-    pub const DEFAULT_LIMIT: usize = 100;
-    pub const MAX_LIMIT: usize = 1000;
-    pub const LIMIT_RULE: &str = "limit must be a whole number from 1 to 1000";
-    pub const CURSOR_RULE: &str = "cursor must be the next_cursor of an earlier page";
+    pub(crate) const DEFAULT_LIMIT: usize = 100;
+    pub(crate) const MAX_LIMIT: usize = 1000;
+    pub(crate) const LIMIT_RULE: &str = "limit must be a whole number from 1 to 1000";
+    pub(crate) const CURSOR_RULE: &str = "cursor must be the next_cursor of an earlier page";
 
-    pub fn parse(query: Option<&str>) -> Result<(usize, u32), &'static str> {
+    pub(crate) fn parse(query: Option<&str>) -> Result<(usize, u32), &'static str> {
         let (mut limit, mut cursor) = (DEFAULT_LIMIT, 0);
         for pair in query.unwrap_or_default().split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -208,7 +208,7 @@ mod paging {
 }
 
 /// What an I/O error on the store means, and the status of a write it stops.
-pub fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
+pub(crate) fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
     match kind {
         ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
         ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),

@@ -55,7 +55,7 @@ fn push_pair(out: &mut Vec<u8>, student: &StudentRef) {
 }
 
 /// `{"alice": "12"}`: the legacy answer for one student.
-pub fn legacy_one(student: &StudentRef) -> Vec<u8> {
+pub(crate) fn legacy_one(student: &StudentRef) -> Vec<u8> {
     let mut out = Vec::with_capacity(student.name.len() + 16);
     out.push(b'{');
     push_pair(&mut out, student);
@@ -64,7 +64,7 @@ pub fn legacy_one(student: &StudentRef) -> Vec<u8> {
 }
 
 /// `{"student_ages": {"alice": "12", "bob": "13"}}`, whole, as the old clients expect.
-pub fn legacy_list<'a>(students: impl Iterator<Item = StudentRef<'a>>, size_hint: usize) -> Vec<u8> {
+pub(crate) fn legacy_list<'a>(students: impl Iterator<Item = StudentRef<'a>>, size_hint: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size_hint);
     out.extend_from_slice(b"{\"student_ages\": {");
     for (i, student) in students.enumerate() {
@@ -79,7 +79,7 @@ pub fn legacy_list<'a>(students: impl Iterator<Item = StudentRef<'a>>, size_hint
 
 /// Writes the store file: the original flat format, indented by 4, as `json.dump` did, in
 /// chunks of `CHUNK` bytes written straight to `out` (the file: no second buffer).
-pub fn write_file<'a>(out: &mut impl Write, students: impl Iterator<Item = StudentRef<'a>>) -> io::Result<()> {
+pub(crate) fn write_file<'a>(out: &mut impl Write, students: impl Iterator<Item = StudentRef<'a>>) -> io::Result<()> {
     const CHUNK: usize = 256 * 1024;
     let mut chunk = Vec::with_capacity(CHUNK + 1024);
     let mut empty = true;
@@ -97,7 +97,7 @@ pub fn write_file<'a>(out: &mut impl Write, students: impl Iterator<Item = Stude
 }
 
 /// `{"name":"alice","age":12}`: the REST representation (name first).
-pub fn student(name: &str, age: u8) -> Vec<u8> {
+pub(crate) fn student(name: &str, age: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len() + 24);
     push_student(&mut out, name, age);
     out
@@ -112,7 +112,7 @@ fn push_student(out: &mut Vec<u8>, name: &str, age: u8) {
 }
 
 /// `{"students":[...],"next_cursor":"42"}` (`null` on the last page).
-pub fn page(students: &[StudentRef], next_cursor: Option<u32>) -> Vec<u8> {
+pub(crate) fn page(students: &[StudentRef], next_cursor: Option<u32>) -> Vec<u8> {
     let mut out = Vec::with_capacity(students.iter().map(|s| s.name.len() + 24).sum::<usize>() + 48);
     out.extend_from_slice(b"{\"students\":[");
     for (i, student) in students.iter().enumerate() {
@@ -136,7 +136,7 @@ pub fn page(students: &[StudentRef], next_cursor: Option<u32>) -> Vec<u8> {
 
 /// Reads a store file: the original flat object, or the wrapped one of earlier releases. Ages may
 /// be strings (the original format) or JSON integers (a hand-edited file). Any problem is one line.
-pub fn parse(content: &[u8]) -> Result<Students, String> {
+pub(crate) fn parse(content: &[u8]) -> Result<Students, String> {
     // The file as json.dump(indent=4) writes it has one student a line: the index is sized once.
     let lines = content.iter().filter(|&&b| b == b'\n').count();
     let mut students = Students::with_capacity(content.len() / 8, content.len(), lines);

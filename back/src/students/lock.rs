@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 
 /// The held lock; dropping it (or the process ending) releases it.
 #[derive(Debug)]
-pub struct StoreLock {
+pub(crate) struct StoreLock {
     _file: File,
 }
 
 /// Why the lock is not held.
 #[derive(Debug)]
-pub enum NotLocked {
+pub(crate) enum NotLocked {
     /// Another process holds it.
     Busy,
     /// The lock file cannot be opened or locked: the store cannot be written here.
@@ -26,7 +26,7 @@ pub enum NotLocked {
 }
 
 /// `<dir>/.<file name>.lock`, next to the store file.
-pub fn lock_path(store: &Path) -> PathBuf {
+pub(crate) fn lock_path(store: &Path) -> PathBuf {
     let mut name = OsString::from(".");
     name.push(store.file_name().unwrap_or_default());
     name.push(".lock");
@@ -34,7 +34,7 @@ pub fn lock_path(store: &Path) -> PathBuf {
 }
 
 /// Takes the lock at once, or says why not.
-pub fn try_lock(store: &Path) -> Result<StoreLock, NotLocked> {
+pub(crate) fn try_lock(store: &Path) -> Result<StoreLock, NotLocked> {
     let file = open(store).map_err(NotLocked::Unwritable)?;
     match file.try_lock() {
         Ok(()) => Ok(StoreLock { _file: file }),
@@ -44,7 +44,7 @@ pub fn try_lock(store: &Path) -> Result<StoreLock, NotLocked> {
 }
 
 /// Waits until the lock is held (blocking the calling thread).
-pub fn lock(store: &Path) -> io::Result<StoreLock> {
+pub(crate) fn lock(store: &Path) -> io::Result<StoreLock> {
     let file = open(store)?;
     file.lock()?;
     Ok(StoreLock { _file: file })
@@ -62,8 +62,8 @@ mod tests {
 
     #[test]
     fn one_holder_at_a_time() {
-        let dir = std::env::temp_dir().join(format!("racontemoi-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::Builder::new().prefix("racontemoi-lock-").tempdir().unwrap();
+        let dir = temp.path();
         let store = dir.join("student_age.json");
         assert_eq!(lock_path(&store), dir.join(".student_age.json.lock"));
         let first = try_lock(&store).unwrap();
@@ -73,6 +73,5 @@ mod tests {
         let second = try_lock(&store).unwrap();
         drop(second);
         assert!(matches!(try_lock(&dir.join("absent/student_age.json")), Err(NotLocked::Unwritable(_))));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

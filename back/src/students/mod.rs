@@ -44,17 +44,17 @@ use crate::http::{self, Response};
 use auth::BasicAuth;
 use lock::NotLocked;
 use store::{Access, Store};
-pub use throttle::LoginThrottle;
+pub(crate) use throttle::LoginThrottle;
 use throttle::Verdict;
 
 /// How often a back whose store directory cannot be written tries again.
 const UNWRITABLE_RETRY: Duration = Duration::from_secs(1);
 
-pub const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
+pub(crate) const NOT_CONFIGURED: &str = "student API not configured: set API_USERNAME and API_PASSWORD";
 /// The legacy 401 body, kept byte for byte.
 const UNAUTHORIZED: &str = "Unauthorized access";
 
-pub struct StudentsApi {
+pub(crate) struct StudentsApi {
     prefix: String,
     /// `None`: no credentials configured; every student route answers 503.
     auth: Option<BasicAuth>,
@@ -109,7 +109,7 @@ impl<'a> Route<'a> {
 }
 
 impl StudentsApi {
-    pub fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
+    pub(crate) fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
         let path = &config.store_file;
         let mut warnings = Vec::new();
         let mut waits = false;
@@ -168,14 +168,14 @@ impl StudentsApi {
     }
 
     /// Throttles failed logins per client, as `config` says.
-    pub fn with_login_throttle(mut self, config: &LoginThrottleConfig) -> Self {
+    pub(crate) fn with_login_throttle(mut self, config: &LoginThrottleConfig) -> Self {
         self.throttle = Some(Arc::new(LoginThrottle::new(config)));
         self.trusted_proxies = config.trusted_proxies.clone();
         self
     }
 
     /// Why the back must not be ready: its store should be writable, but the lock is not held.
-    pub fn unready_reason(&self) -> Option<Arc<str>> {
+    pub(crate) fn unready_reason(&self) -> Option<Arc<str>> {
         self.current_store().unready_reason().cloned()
     }
 
@@ -184,25 +184,25 @@ impl StudentsApi {
     }
 
     /// The login throttle, for its metrics.
-    pub fn login_throttle(&self) -> Option<Arc<LoginThrottle>> {
+    pub(crate) fn login_throttle(&self) -> Option<Arc<LoginThrottle>> {
         self.throttle.clone()
     }
 
     /// Lines to log once at startup, as warnings.
-    pub fn warnings(&self) -> &[String] {
+    pub(crate) fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
     /// True when `path` is the prefix itself or below it.
-    pub fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         self.rest(path).is_some()
     }
 
-    pub fn allow(&self, path: &str) -> Option<&'static str> {
+    pub(crate) fn allow(&self, path: &str) -> Option<&'static str> {
         self.rest(path).and_then(Route::parse).map(Route::allow)
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Response {
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response {
         self.respond(req).await
     }
 

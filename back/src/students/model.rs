@@ -21,7 +21,7 @@ use hashbrown::HashTable;
 
 /// How an age is written in the file and shown by the legacy routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgeForm {
+pub(crate) enum AgeForm {
     /// `"12"`: the original format, and every age written through the API.
     Text,
     /// `12`: a JSON integer, from a hand-edited file (Flask kept it an integer).
@@ -33,14 +33,14 @@ pub enum AgeForm {
 
 /// A student's age: its value, and how the file wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Age {
-    pub value: u8,
-    pub form: AgeForm,
+pub(crate) struct Age {
+    pub(crate) value: u8,
+    pub(crate) form: AgeForm,
 }
 
 impl Age {
     /// An age as the API writes it: a string, like the original file.
-    pub fn text(value: u8) -> Self {
+    pub(crate) fn text(value: u8) -> Self {
         Age { value, form: AgeForm::Text }
     }
 }
@@ -63,7 +63,7 @@ const ESCAPED: u8 = 0x80;
 
 /// True when `name` must be escaped in a JSON string (a `"` or `\`; control characters are refused
 /// by the name rule, but are checked too).
-pub fn needs_escape(name: &str) -> bool {
+pub(crate) fn needs_escape(name: &str) -> bool {
     name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
@@ -91,25 +91,25 @@ fn form_code(form: AgeForm) -> u8 {
 
 /// A student as the views see it, borrowed from the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StudentRef<'a> {
-    pub name: &'a str,
-    pub age: u8,
-    pub form: AgeForm,
+pub(crate) struct StudentRef<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) age: u8,
+    pub(crate) form: AgeForm,
     /// The digits of an `Odd` age ("012"); empty otherwise.
-    pub odd: &'a str,
+    pub(crate) odd: &'a str,
     /// The name needs no JSON escaping.
-    pub plain: bool,
+    pub(crate) plain: bool,
 }
 
 /// Why a name could not be added.
 #[derive(Debug, PartialEq, Eq)]
-pub enum AddError {
+pub(crate) enum AddError {
     Duplicate,
     /// The arena would pass 4 GiB.
     TooLarge,
 }
 
-pub struct Students {
+pub(crate) struct Students {
     text: String,
     slots: Vec<Slot>,
     index: HashTable<u32>,
@@ -130,7 +130,7 @@ impl Students {
     /// Room for `students` students and `text` bytes of names (reserved, not touched: a generous
     /// guess costs address space, not memory), and an index sized for `indexed` students (a close
     /// count: its scattered inserts touch every page of it; beyond it, it grows).
-    pub fn with_capacity(students: usize, text: usize, indexed: usize) -> Self {
+    pub(crate) fn with_capacity(students: usize, text: usize, indexed: usize) -> Self {
         Students {
             text: String::with_capacity(text),
             slots: Vec::with_capacity(students),
@@ -142,18 +142,18 @@ impl Students {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.live
     }
 
     /// Gives back what loading reserved beyond the need.
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.slots.shrink_to_fit();
     }
 
     /// Bytes of names in the arena: a size hint for the views.
-    pub fn text_len(&self) -> usize {
+    pub(crate) fn text_len(&self) -> usize {
         self.text.len()
     }
 
@@ -179,18 +179,18 @@ impl Students {
         self.index.find(hash, |&at| Self::name_of(text, &slots[at as usize]) == name).copied()
     }
 
-    pub fn get(&self, name: &str) -> Option<StudentRef<'_>> {
+    pub(crate) fn get(&self, name: &str) -> Option<StudentRef<'_>> {
         self.find(name).map(|at| self.student(&self.slots[at as usize]))
     }
 
     /// The live students in file order.
-    pub fn iter(&self) -> impl Iterator<Item = StudentRef<'_>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = StudentRef<'_>> {
         self.slots.iter().filter(|slot| slot.is_live()).map(|slot| self.student(slot))
     }
 
     /// Up to `limit` students from the one whose cursor is `from` (or the next one still there),
     /// and the cursor of the student after them, if any.
-    pub fn page(&self, from: u32, limit: usize) -> (Vec<StudentRef<'_>>, Option<u32>) {
+    pub(crate) fn page(&self, from: u32, limit: usize) -> (Vec<StudentRef<'_>>, Option<u32>) {
         let first = self.slots.partition_point(|slot| slot.seq < from);
         let mut live = self.slots[first..].iter().filter(|slot| slot.is_live());
         let page = live.by_ref().take(limit).map(|slot| self.student(slot)).collect();
@@ -198,7 +198,7 @@ impl Students {
     }
 
     /// Adds a student at the end. `odd` holds the digits of an `Odd` age.
-    pub fn push(&mut self, name: &str, age: Age, odd: &str) -> Result<(), AddError> {
+    pub(crate) fn push(&mut self, name: &str, age: Age, odd: &str) -> Result<(), AddError> {
         let start = u32::try_from(self.text.len()).map_err(|_| AddError::TooLarge)?;
         if self.text.len() + name.len() + odd.len() > u32::MAX as usize || self.slots.len() >= u32::MAX as usize {
             return Err(AddError::TooLarge);
@@ -283,7 +283,7 @@ impl Students {
     }
 
     /// Applies a committed plan.
-    pub fn apply(&mut self, plan: Plan) {
+    pub(crate) fn apply(&mut self, plan: Plan) {
         for (at, edit) in plan.edits {
             match edit {
                 Some(age) => self.set_age(at, age),
@@ -301,7 +301,7 @@ impl Students {
 
     /// The students with `plan` applied, in file order, without changing the model: what the
     /// file being committed holds.
-    pub fn iter_with<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = StudentRef<'a>> + 'a {
+    pub(crate) fn iter_with<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = StudentRef<'a>> + 'a {
         let mut edits = plan.edits.iter().peekable();
         let existing = self.slots.iter().enumerate().filter_map(move |(at, slot)| {
             if !slot.is_live() {
@@ -325,7 +325,7 @@ impl Students {
 
 /// A change asked for by a write request.
 #[derive(Debug, Clone)]
-pub enum Change {
+pub(crate) enum Change {
     Create { name: String, age: u8 },
     Update { name: String, age: u8 },
     Delete { name: String },
@@ -333,7 +333,7 @@ pub enum Change {
 
 /// Why a change was refused (nothing of it is in the plan).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     Exists,
     Missing,
     /// `STUDENTS_MAX` students already.
@@ -350,7 +350,7 @@ enum Target {
 /// A batch of changes, checked in order against the model and the earlier changes of the batch,
 /// without touching the model. O(1) per change.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Existing slots: their new age, or `None` for deleted.
     edits: BTreeMap<u32, Option<u8>>,
     /// New students in order; `None` once deleted again in the same batch.
@@ -380,7 +380,7 @@ impl Plan {
     }
 
     /// Adds `change` to the plan, or refuses it (and the plan stays as it was).
-    pub fn add(&mut self, model: &Students, change: Change, max: usize) -> Result<(), Refusal> {
+    pub(crate) fn add(&mut self, model: &Students, change: Change, max: usize) -> Result<(), Refusal> {
         match change {
             Change::Create { name, age } => {
                 if self.current(model, &name).1.is_some() {

@@ -12,7 +12,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     BadEscape,
     NotUtf8,
 }
@@ -29,7 +29,7 @@ impl fmt::Display for DecodeError {
 }
 
 /// Decodes every `%XX` of a path segment.
-pub fn decode(segment: &str) -> Result<String, DecodeError> {
+pub(crate) fn decode(segment: &str) -> Result<String, DecodeError> {
     let well_formed = segment
         .split('%')
         .skip(1)
@@ -44,7 +44,7 @@ pub fn decode(segment: &str) -> Result<String, DecodeError> {
 }
 
 /// Encodes `text` for use as one path segment: everything but RFC 3986 unreserved characters.
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 

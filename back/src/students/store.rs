@@ -24,17 +24,17 @@ use tokio::sync::{oneshot, Mutex};
 
 use super::json;
 use super::lock::StoreLock;
-pub use super::model::Change;
+pub(crate) use super::model::Change;
 use super::model::{Plan, Refusal, Students};
 
-pub const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
+pub(crate) const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
 
 /// The embedded file used when the store file does not exist yet; the file is written on the first change.
 const SAMPLE_FILE: &str = "student_age.sample.json";
 
 /// Why the store cannot be opened at startup: one line, naming the file.
 #[derive(Debug)]
-pub struct OpenError(pub String);
+pub(crate) struct OpenError(pub String);
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,7 +44,7 @@ impl fmt::Display for OpenError {
 
 /// Why a write was not done.
 #[derive(Debug, Clone)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// Create of a name that exists.
     Exists,
     /// Update or delete of a name that does not exist.
@@ -74,7 +74,7 @@ impl From<Refusal> for WriteError {
 
 /// Whether a store takes writes.
 #[derive(Debug)]
-pub enum Access {
+pub(crate) enum Access {
     /// The single writer: the lock is held (for as long as the store lives).
     Writable(#[allow(dead_code, reason = "held, never read: dropping it releases the lock")] StoreLock),
     /// Read-only by design (`STUDENTS_READ_ONLY`): no lock, writes refused, ready.
@@ -91,7 +91,7 @@ struct Committed {
     generation: u64,
 }
 
-pub struct Store {
+pub(crate) struct Store {
     path: PathBuf,
     committed: RwLock<Committed>,
     /// The legacy list of one committed state (its generation), rendered on first demand.
@@ -110,7 +110,7 @@ impl Store {
     /// Reads the store file, or the embedded sample when there is no file. Any other problem
     /// (unreadable, invalid JSON, wrong shape, invalid entry) is an error: the file is never
     /// silently replaced.
-    pub fn open(path: &Path, access: Access, max: usize) -> Result<Self, OpenError> {
+    pub(crate) fn open(path: &Path, access: Access, max: usize) -> Result<Self, OpenError> {
         let shown = path.display();
         let (students, serves_sample) = match fs::read(path) {
             Ok(content) => {
@@ -139,16 +139,16 @@ impl Store {
         })
     }
 
-    pub fn serves_sample(&self) -> bool {
+    pub(crate) fn serves_sample(&self) -> bool {
         self.serves_sample
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.read().students.len()
     }
 
     /// Why this store is not ready (it should write but does not hold the lock), if so.
-    pub fn unready_reason(&self) -> Option<&Arc<str>> {
+    pub(crate) fn unready_reason(&self) -> Option<&Arc<str>> {
         match &self.access {
             Access::Standby(reason) => Some(reason),
             Access::Writable(_) | Access::ReadOnly => None,
@@ -169,12 +169,12 @@ impl Store {
     }
 
     /// Runs `f` on the committed students (hold it short: a commit waits for it).
-    pub fn with_students<T>(&self, f: impl FnOnce(&Students) -> T) -> T {
+    pub(crate) fn with_students<T>(&self, f: impl FnOnce(&Students) -> T) -> T {
         f(&self.read().students)
     }
 
     /// `{"student_ages": {...}}` of the committed state, rendered once per commit.
-    pub fn legacy_list(&self) -> Bytes {
+    pub(crate) fn legacy_list(&self) -> Bytes {
         let committed = self.read();
         let mut cache = self.legacy_list.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((generation, list)) = &*cache {
@@ -196,7 +196,7 @@ impl Store {
     /// (one fsync pair for many clients), answers them all, and releases the lock. The work runs
     /// in its own task, so a queued change is committed or refused even if its request goes away,
     /// and the memory always follows the file.
-    pub async fn apply(self: &Arc<Self>, change: Change) -> Result<(), WriteError> {
+    pub(crate) async fn apply(self: &Arc<Self>, change: Change) -> Result<(), WriteError> {
         if let Some(reason) = self.refusal() {
             return Err(WriteError::Unavailable(reason));
         }
@@ -291,31 +291,18 @@ fn write_synced(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tempfile::TempDir;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> Self {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("racontemoi-store-{}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-        fn file(&self, content: &str) -> PathBuf {
-            let path = self.0.join("student_age.json");
-            fs::write(&path, content).unwrap();
-            path
-        }
+    /// A fresh directory, removed when dropped.
+    fn temp_dir() -> TempDir {
+        tempfile::Builder::new().prefix("racontemoi-store-").tempdir().unwrap()
     }
 
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// Writes `content` to the store file of `dir`; its path.
+    fn write_store(dir: &TempDir, content: &str) -> PathBuf {
+        let path = dir.path().join("student_age.json");
+        fs::write(&path, content).unwrap();
+        path
     }
 
     /// A writable store (its lock held) at `path`.
@@ -343,11 +330,11 @@ mod tests {
 
     #[test]
     fn the_sample_is_valid_and_served_when_there_is_no_file() {
-        let dir = TempDir::new();
-        let store = Store::open(&dir.0.join("student_age.json"), Access::ReadOnly, MAX).unwrap();
+        let dir = temp_dir();
+        let store = Store::open(&dir.path().join("student_age.json"), Access::ReadOnly, MAX).unwrap();
         assert!(store.serves_sample());
         assert_eq!(&store.legacy_list()[..], br#"{"student_ages": {"alice": "12", "bob": "13"}}"#);
-        assert!(!dir.0.join("student_age.json").exists(), "no file before the first change");
+        assert!(!dir.path().join("student_age.json").exists(), "no file before the first change");
     }
 
     /// The original `simple_api/student_age.json`, byte for byte.
@@ -355,8 +342,8 @@ mod tests {
 
     #[test]
     fn the_original_flat_file_loads_and_is_served_in_its_order() {
-        let dir = TempDir::new();
-        let path = dir.file(ORIGINAL);
+        let dir = temp_dir();
+        let path = write_store(&dir, ORIGINAL);
         let store = open(&path);
         assert_eq!(&store.legacy_list()[..], br#"{"student_ages": {"bob": "13", "alice": "12"}}"#);
         assert_eq!(fs::read_to_string(&path).unwrap(), ORIGINAL, "a read never rewrites the file");
@@ -364,8 +351,8 @@ mod tests {
 
     #[test]
     fn a_hand_edited_file_is_served_as_the_original_would() {
-        let dir = TempDir::new();
-        let path = dir.file(r#"{"zoe": "012", "élodie": "9", "bob": 13}"#);
+        let dir = temp_dir();
+        let path = write_store(&dir, r#"{"zoe": "012", "élodie": "9", "bob": 13}"#);
         let store = open(&path);
         assert!(!store.serves_sample());
         // Flask's json.load kept 13 an integer, and jsonify served it so.
@@ -382,8 +369,9 @@ mod tests {
 
     #[test]
     fn the_wrapped_file_of_earlier_releases_still_loads_and_is_written_flat() {
-        let dir = TempDir::new();
-        let path = dir.file("{\n  \"student_ages\": {\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\"\n  }\n}\n");
+        let dir = temp_dir();
+        let path =
+            write_store(&dir, "{\n  \"student_ages\": {\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\"\n  }\n}\n");
         let store = Arc::new(open(&path));
         assert_eq!(names(&store), ["zoe", "al\"ice"]);
         runtime().block_on(store.apply(Change::Create { name: "élodie".into(), age: 9 })).unwrap();
@@ -392,13 +380,13 @@ mod tests {
             "{\n    \"zoe\": \"14\",\n    \"al\\\"ice\": \"12\",\n    \"élodie\": \"9\"\n}"
         );
         // A student may be called student_ages: with a string age, the file is flat.
-        let path = dir.file(r#"{"student_ages": "12"}"#);
+        let path = write_store(&dir, r#"{"student_ages": "12"}"#);
         assert_eq!(names(&Store::open(&path, Access::ReadOnly, MAX).unwrap()), ["student_ages"]);
     }
 
     #[test]
     fn a_corrupt_file_is_refused() {
-        let dir = TempDir::new();
+        let dir = temp_dir();
         for (content, expected) in [
             ("", "EOF"),
             ("{not json", "key must be a string"),
@@ -415,7 +403,7 @@ mod tests {
             (r#"{"a": "1", "a": "2"}"#, "appears twice"),
             (r#"{"student_ages": {"a": "twelve"}}"#, "age must be a whole number"),
         ] {
-            let path = dir.file(content);
+            let path = write_store(&dir, content);
             let error = Store::open(&path, Access::ReadOnly, MAX)
                 .err()
                 .unwrap_or_else(|| panic!("{content} accepted"))
@@ -429,15 +417,15 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_refused() {
-        let dir = TempDir::new();
-        let error = Store::open(&dir.0, Access::ReadOnly, MAX).err().unwrap().to_string();
+        let dir = temp_dir();
+        let error = Store::open(dir.path(), Access::ReadOnly, MAX).err().unwrap().to_string();
         assert!(error.starts_with("cannot read student store"), "{error}");
     }
 
     #[test]
     fn writes_replace_the_file_and_then_the_snapshot() {
-        let dir = TempDir::new();
-        let path = dir.0.join("student_age.json");
+        let dir = temp_dir();
+        let path = dir.path().join("student_age.json");
         let store = Arc::new(open(&path));
         runtime().block_on(async {
             store.apply(Change::Create { name: "élodie".into(), age: 9 }).await.unwrap();
@@ -456,7 +444,7 @@ mod tests {
         assert_eq!(names(&store), ["alice", "élodie"]);
         let content = fs::read_to_string(&path).unwrap();
         assert_eq!(content, "{\n    \"alice\": \"150\",\n    \"élodie\": \"9\"\n}");
-        assert!(!dir.0.join(".student_age.json.tmp").exists(), "no temporary file left");
+        assert!(!dir.path().join(".student_age.json.tmp").exists(), "no temporary file left");
         let reopened = Store::open(&path, Access::ReadOnly, MAX).unwrap();
         assert_eq!(&reopened.legacy_list()[..], &store.legacy_list()[..]);
         assert_eq!(&reopened.list()[..], &store.list()[..]);
@@ -464,8 +452,8 @@ mod tests {
 
     #[test]
     fn concurrent_writes_are_committed_in_groups_in_order() {
-        let dir = TempDir::new();
-        let path = dir.0.join("student_age.json");
+        let dir = temp_dir();
+        let path = dir.path().join("student_age.json");
         let store = Arc::new(open(&path));
         let results = runtime().block_on(async {
             // 60 creates of 20 names (each name three times) and a delete of bob, all at once.
@@ -495,8 +483,8 @@ mod tests {
 
     #[test]
     fn deleting_everything_leaves_a_valid_empty_file() {
-        let dir = TempDir::new();
-        let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
+        let dir = temp_dir();
+        let path = write_store(&dir, r#"{"student_ages": {"a": "1"}}"#);
         let store = Arc::new(open(&path));
         runtime().block_on(store.apply(Change::Delete { name: "a".into() })).unwrap();
         assert_eq!(store.len(), 0);
@@ -506,8 +494,8 @@ mod tests {
 
     #[test]
     fn a_store_without_the_lock_refuses_every_write() {
-        let dir = TempDir::new();
-        let path = dir.file(r#"{"a": "1"}"#);
+        let dir = temp_dir();
+        let path = write_store(&dir, r#"{"a": "1"}"#);
         for (access, ready) in [(Access::ReadOnly, true), (Access::Standby(Arc::from("waiting")), false)] {
             let store = Arc::new(Store::open(&path, access, MAX).unwrap());
             assert_eq!(store.unready_reason().is_none(), ready);
@@ -520,20 +508,21 @@ mod tests {
 
     #[test]
     fn a_failed_write_changes_nothing() {
-        let dir = TempDir::new();
+        let dir = temp_dir();
         // A missing directory: the service starts from the sample, and writes fail.
-        let elsewhere = super::super::lock::try_lock(&dir.0.join("elsewhere")).unwrap();
-        let store =
-            Arc::new(Store::open(&dir.0.join("missing/student_age.json"), Access::Writable(elsewhere), MAX).unwrap());
+        let elsewhere = super::super::lock::try_lock(&dir.path().join("elsewhere")).unwrap();
+        let store = Arc::new(
+            Store::open(&dir.path().join("missing/student_age.json"), Access::Writable(elsewhere), MAX).unwrap(),
+        );
         let before = store.legacy_list();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
         assert!(matches!(&result, Err(WriteError::Io(e)) if e.kind() == ErrorKind::NotFound), "{result:?}");
         assert_eq!(store.legacy_list(), before);
 
         // The temporary file cannot be created (a directory is in the way), even as root.
-        let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
+        let path = write_store(&dir, r#"{"student_ages": {"a": "1"}}"#);
         let store = Arc::new(open(&path));
-        fs::create_dir(dir.0.join(".student_age.json.tmp")).unwrap();
+        fs::create_dir(dir.path().join(".student_age.json.tmp")).unwrap();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
         assert!(matches!(result, Err(WriteError::Io(_))), "{result:?}");
         assert_eq!(names(&store), ["a"]);
@@ -542,8 +531,8 @@ mod tests {
 
     #[test]
     fn a_failed_rename_keeps_the_old_file_and_removes_the_temporary_one() {
-        let dir = TempDir::new();
-        let path = dir.file(r#"{"student_ages": {"a": "1"}}"#);
+        let dir = temp_dir();
+        let path = write_store(&dir, r#"{"student_ages": {"a": "1"}}"#);
         let store = Arc::new(open(&path));
         // Make the rename fail: the store path becomes a non-empty directory.
         fs::remove_file(&path).unwrap();
@@ -552,6 +541,6 @@ mod tests {
         let result = runtime().block_on(store.apply(Change::Create { name: "b".into(), age: 2 }));
         assert!(matches!(result, Err(WriteError::Io(_))), "{result:?}");
         assert_eq!(names(&store), ["a"]);
-        assert!(!dir.0.join(".student_age.json.tmp").exists());
+        assert!(!dir.path().join(".student_age.json.tmp").exists());
     }
 }

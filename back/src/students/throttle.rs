@@ -25,7 +25,7 @@ use crate::config::LoginThrottleConfig;
 
 /// What a login attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The credentials were checked and are right.
     Allowed,
     /// The credentials were checked and are wrong (or missing).
@@ -34,7 +34,7 @@ pub enum Verdict {
     Throttled(Duration),
 }
 
-pub struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     /// 0: throttling is off.
     max_failures: u32,
     window: Duration,
@@ -62,7 +62,7 @@ struct Entry {
 }
 
 impl LoginThrottle {
-    pub fn new(config: &LoginThrottleConfig) -> Self {
+    pub(crate) fn new(config: &LoginThrottleConfig) -> Self {
         LoginThrottle {
             max_failures: config.max_failures,
             window: config.window,
@@ -78,7 +78,7 @@ impl LoginThrottle {
     /// Runs `check` (true: the credentials are right; `counted`: wrong credentials were given,
     /// as opposed to none) unless `client` is throttled, and records a counted failure. The
     /// check and the count happen under one lock, so concurrent guesses cannot slip past the limit.
-    pub fn attempt(&self, client: IpAddr, now: Instant, counted: bool, check: impl FnOnce() -> bool) -> Verdict {
+    pub(crate) fn attempt(&self, client: IpAddr, now: Instant, counted: bool, check: impl FnOnce() -> bool) -> Verdict {
         if self.max_failures == 0 {
             return if check() { Verdict::Allowed } else { Verdict::Denied };
         }
@@ -138,12 +138,12 @@ impl LoginThrottle {
     }
 
     /// Clients tracked now.
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.table.lock().map(|table| table.entries.len()).unwrap_or(0)
     }
 
     /// The throttle's lines of `/metrics`, in the Prometheus text format.
-    pub fn render_metrics(&self, out: &mut String) {
+    pub(crate) fn render_metrics(&self, out: &mut String) {
         let counters = [
             ("racontemoi_login_failures_total", "Logins refused 401 for wrong credentials.", &self.failures),
             ("racontemoi_login_throttled_total", "Login attempts refused 429 without being checked.", &self.throttled),

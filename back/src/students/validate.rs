@@ -2,15 +2,15 @@
 
 use serde_json::Value;
 
-pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_AGE: u8 = 150;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_AGE: u8 = 150;
 
-pub const NAME_RULE: &str = "name must be 1 to 100 characters, without control characters or '/'";
-pub const AGE_RULE: &str = "age must be a whole number from 0 to 150";
+pub(crate) const NAME_RULE: &str = "name must be 1 to 100 characters, without control characters or '/'";
+pub(crate) const AGE_RULE: &str = "age must be a whole number from 0 to 150";
 
 /// Checks a name: 1 to 100 Unicode scalar values, no control character, no `/` (which could
 /// never be addressed as one path segment).
-pub fn check_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
     let mut count = 0;
     for c in name.chars() {
         count += 1;
@@ -26,12 +26,12 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
 
 /// An age in a request body: a JSON integer from 0 to 150. Strings such as `"12"` are refused
 /// (the REST API is typed), and so are floats, even `12.0`, booleans and null.
-pub fn age_from_json(value: &Value) -> Result<u8, &'static str> {
+pub(crate) fn age_from_json(value: &Value) -> Result<u8, &'static str> {
     value.as_u64().and_then(|n| u8::try_from(n).ok()).filter(|&age| age <= MAX_AGE).ok_or(AGE_RULE)
 }
 
 /// An age as the legacy file stores it: the decimal digits of a whole number from 0 to 150.
-pub fn age_from_text(text: &str) -> Result<u8, &'static str> {
+pub(crate) fn age_from_text(text: &str) -> Result<u8, &'static str> {
     if text.is_empty() || text.len() > 3 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AGE_RULE);
     }

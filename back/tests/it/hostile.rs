@@ -3,13 +3,11 @@
 //! clients. The server must answer 4xx (or 2xx to what happens to be valid) or close, never
 //! answer 5xx, never panic, and keep serving normal requests quickly.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{get, Server};
+use crate::common::{get, temp_dir, Server};
 
 const GENERATED: usize = 10_000;
 const THREADS: usize = 4;
@@ -18,10 +16,10 @@ const BUDGET: Duration = Duration::from_secs(50);
 const PREFIX: &str = "/supmit/api/v1.0";
 const AUTH: &str = "Basic aG9zdGlsZTpzM2NyM3Q="; // hostile:s3cr3t
 
-fn hostile_server() -> (Server, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("racontemoi-hostile-{}-{}", std::process::id(), fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = dir.join("student_age.json");
+/// A back with its store in a fresh directory, removed when the returned one is dropped.
+fn hostile_server() -> (Server, tempfile::TempDir) {
+    let dir = temp_dir("hostile");
+    let store = dir.path().join("student_age.json");
     let server = Server::start(&[
         ("HEADER_READ_TIMEOUT", "1s"),
         ("IDLE_TIMEOUT", "2s"),
@@ -256,7 +254,7 @@ fn assert_alive(server: &mut Server) {
 
 #[test]
 fn ten_thousand_generated_requests() {
-    let (mut server, dir) = hostile_server();
+    let (mut server, _dir) = hostile_server();
     let addr = server.addr();
     let seed = seed();
     let started = Instant::now();
@@ -311,12 +309,11 @@ fn ten_thousand_generated_requests() {
     assert_alive(&mut server);
     assert_eq!(get(addr, "/racontemoiunehistoire").status, 200);
     assert_eq!(get(addr, "/healthz").status, 200);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn requests_dribbled_byte_by_byte_are_served() {
-    let (mut server, dir) = hostile_server();
+    let (mut server, _dir) = hostile_server();
     let addr = server.addr();
     let dribblers: Vec<_> = (0..20)
         .map(|i| {
@@ -352,7 +349,6 @@ fn requests_dribbled_byte_by_byte_are_served() {
     let _ = stream.read_to_end(&mut raw);
     assert_eq!(problem(&raw), None);
     assert_alive(&mut server);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

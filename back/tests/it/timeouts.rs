@@ -1,12 +1,10 @@
 //! Connection timeouts of the real binary: header read and keep-alive idle.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 
 /// Reads until the server closes the connection; returns when that happened.
 fn closed_after(stream: &mut TcpStream, since: Instant) -> Duration {
@@ -78,5 +76,5 @@ fn oversized_headers_are_refused() {
     let _ = stream.read_to_end(&mut raw);
     assert!(raw.is_empty() || raw.starts_with(b"HTTP/1.1 431"), "{:?}", String::from_utf8_lossy(&raw));
     // The server still serves.
-    assert_eq!(common::get(server.addr(), "/healthz").status, 200);
+    assert_eq!(crate::common::get(server.addr(), "/healthz").status, 200);
 }

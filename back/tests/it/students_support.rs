@@ -1,11 +1,11 @@
 //! Helpers shared by the student-API HTTP tests (`students_*.rs`), on top of `common`.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tempfile::TempDir;
 
 use crate::common::{self, HttpResponse, Server};
 
@@ -13,29 +13,9 @@ pub const PREFIX: &str = "/supmit/api/v1.0";
 /// `root:root`, the credentials compose sets for local use (as the Flask original did).
 pub const ROOT: &str = "Basic cm9vdDpyb290";
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("racontemoi-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    /// The store path in this directory (the file itself is not created).
-    pub fn store(&self) -> PathBuf {
-        self.0.join("student_age.json")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The store path in `dir` (the file itself is not created).
+pub fn store_in(dir: &TempDir) -> PathBuf {
+    dir.path().join("student_age.json")
 }
 
 /// A back with `root:root` and its store at `store`, plus `extra` variables.

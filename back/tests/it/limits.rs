@@ -1,12 +1,10 @@
 //! Resource exhaustion: running out of file descriptors must not stop the accept loop.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{get, Server};
+use crate::common::{get, Server};
 
 #[test]
 fn accept_survives_running_out_of_file_descriptors() {

@@ -3,14 +3,11 @@
 //! its `/metrics` lines. Clients are told apart by their source address on the loopback
 //! (127.0.0.1 and 127.0.0.2). No wall-clock time is asserted: the one short-window test polls.
 
-mod common;
-mod students_support;
-
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{get, parse_response, HttpResponse};
-use students_support::{start, TempDir, PREFIX, ROOT};
+use crate::common::{get, parse_response, temp_dir, HttpResponse};
+use crate::students_support::{start, store_in, PREFIX, ROOT};
 
 /// `root:wrong`.
 const WRONG: &str = "Basic cm9vdDp3cm9uZw==";
@@ -73,8 +70,8 @@ fn metric(server: SocketAddr, name: &str) -> u64 {
 
 #[test]
 fn failures_are_throttled_and_a_blocked_client_is_not_checked() {
-    let dir = TempDir::new("throttle-block");
-    let server = start(&dir.store(), &[("LOGIN_THROTTLE_FAILURES", "3"), ("LOGIN_THROTTLE_WINDOW", "1m")]);
+    let dir = temp_dir("throttle-block");
+    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "3"), ("LOGIN_THROTTLE_WINDOW", "1m")]);
     let addr = server.addr();
     for _ in 0..3 {
         assert_eq!(login(addr, WRONG).status, 401);
@@ -105,8 +102,8 @@ fn failures_are_throttled_and_a_blocked_client_is_not_checked() {
 
 #[test]
 fn after_the_window_the_right_password_works_again() {
-    let dir = TempDir::new("throttle-window");
-    let server = start(&dir.store(), &[("LOGIN_THROTTLE_FAILURES", "1"), ("LOGIN_THROTTLE_WINDOW", "1s")]);
+    let dir = temp_dir("throttle-window");
+    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "1"), ("LOGIN_THROTTLE_WINDOW", "1s")]);
     let addr = server.addr();
     // On a slow machine the 1 s window may pass between two requests: try until a block is seen.
     let blocked = (0..20).any(|_| {
@@ -129,8 +126,8 @@ fn after_the_window_the_right_password_works_again() {
 
 #[test]
 fn a_correct_login_is_never_throttled() {
-    let dir = TempDir::new("throttle-correct");
-    let server = start(&dir.store(), &[("LOGIN_THROTTLE_FAILURES", "2")]);
+    let dir = temp_dir("throttle-correct");
+    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "2")]);
     let addr = server.addr();
     for _ in 0..50 {
         assert_eq!(login(addr, ROOT).status, 200);
@@ -150,9 +147,9 @@ fn a_correct_login_is_never_throttled() {
 
 #[test]
 fn a_trusted_proxy_names_the_client_in_x_forwarded_for() {
-    let dir = TempDir::new("throttle-trusted");
+    let dir = temp_dir("throttle-trusted");
     let server = start(
-        &dir.store(),
+        &store_in(&dir),
         &[("LOGIN_THROTTLE_FAILURES", "2"), ("TRUSTED_PROXIES", "127.0.0.1/32"), ("LOGIN_THROTTLE_WINDOW", "1m")],
     );
     let addr = server.addr();
@@ -181,8 +178,8 @@ fn a_trusted_proxy_names_the_client_in_x_forwarded_for() {
 
 #[test]
 fn an_untrusted_x_forwarded_for_is_ignored() {
-    let dir = TempDir::new("throttle-untrusted");
-    let server = start(&dir.store(), &[("LOGIN_THROTTLE_FAILURES", "2")]);
+    let dir = temp_dir("throttle-untrusted");
+    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "2")]);
     let addr = server.addr();
     // A new forged address per guess buys nothing: the peer is the client (no proxy trusted by default).
     for i in 0..2 {
@@ -203,7 +200,7 @@ fn bad_throttle_settings_stop_the_start() {
         ("LOGIN_THROTTLE_MAX_CLIENTS", "0"),
         ("TRUSTED_PROXIES", "front"),
     ] {
-        let (code, _, stderr) = common::run_to_exit(&[(name, value)], &[], Duration::from_secs(20));
+        let (code, _, stderr) = crate::common::run_to_exit(&[(name, value)], &[], Duration::from_secs(20));
         assert_eq!(code, Some(2), "{name}={value}: {stderr}");
         assert!(stderr.contains(&format!("invalid {name}: ")), "{stderr}");
     }

@@ -1,24 +1,22 @@
 //! The store under load and under crashes, on the real binary: concurrent writers lose nothing,
 //! and a SIGKILL during a write storm never loses an acknowledged write nor corrupts the file.
 
-mod common;
-mod students_support;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use students_support::{call, call_json, list_all, read_store, start, try_create, TempDir, PREFIX};
+use crate::common::temp_dir;
+use crate::students_support::{call, call_json, list_all, read_store, start, store_in, try_create, PREFIX};
 
 const CLIENTS: usize = 50;
 const WRITES_PER_CLIENT: usize = 20;
 
 #[test]
 fn fifty_clients_writing_twenty_students_each_lose_nothing() {
-    let dir = TempDir::new("students-concurrency");
-    let server = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+    let dir = temp_dir("students-concurrency");
+    let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
     let addr = server.addr();
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
@@ -38,7 +36,7 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
 
     let expected = CLIENTS * WRITES_PER_CLIENT + 2; // the sample's alice and bob
     assert_eq!(list_all(addr).len(), expected);
-    let on_disk = read_store(&dir.store());
+    let on_disk = read_store(&store_in(&dir));
     assert_eq!(on_disk.len(), expected);
     for client in 0..CLIENTS {
         for i in 0..WRITES_PER_CLIENT {
@@ -49,7 +47,7 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
 
     let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).body;
     drop(server);
-    let restarted = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+    let restarted = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
     assert_eq!(call(restarted.addr(), "GET", &format!("{PREFIX}/get_student_ages")).body, legacy);
 }
 
@@ -58,11 +56,11 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
     const ROUNDS: usize = 5;
     const WRITERS: usize = 8;
     const MAX_WRITES_PER_WRITER: usize = 500;
-    let dir = TempDir::new("students-crash");
+    let dir = temp_dir("students-crash");
     let mut acknowledged: HashSet<String> = HashSet::new();
 
     for round in 0..ROUNDS {
-        let server = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+        let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
         let addr = server.addr();
         let stop = Arc::new(AtomicBool::new(false));
         let acks = Arc::new(AtomicUsize::new(0));
@@ -106,7 +104,7 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
         }
         drop(server);
 
-        let on_disk: HashSet<String> = read_store(&dir.store()).into_iter().map(|(name, _)| name).collect();
+        let on_disk: HashSet<String> = read_store(&store_in(&dir)).into_iter().map(|(name, _)| name).collect();
         let lost: Vec<&String> = acknowledged.iter().filter(|name| !on_disk.contains(*name)).collect();
         assert!(lost.is_empty(), "round {round}: {} acknowledged writes lost, e.g. {:?}", lost.len(), lost.first());
         eprintln!("round {round}: {round_acked} acknowledged, {} students on disk", on_disk.len());
@@ -114,18 +112,18 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
     }
 
     // The file left by the last kill starts a server that serves every acknowledged student.
-    let server = start(&dir.store(), &[("ACCESS_LOG", "false")]);
+    let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
     let served: HashSet<String> = list_all(server.addr()).into_iter().map(|(name, _)| name).collect();
     assert!(acknowledged.iter().all(|name| served.contains(name)));
 }
 
 #[test]
 fn two_backs_on_one_file_never_both_write() {
-    let dir = TempDir::new("students-two-backs");
-    let first = start(&dir.store(), &[("ACCESS_LOG", "false")]);
-    assert_eq!(common::get(first.addr(), "/readyz").status, 200);
-    let second = start(&dir.store(), &[("ACCESS_LOG", "false")]);
-    let waiting = common::get(second.addr(), "/readyz");
+    let dir = temp_dir("students-two-backs");
+    let first = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+    assert_eq!(crate::common::get(first.addr(), "/readyz").status, 200);
+    let second = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+    let waiting = crate::common::get(second.addr(), "/readyz");
     assert_eq!(waiting.status, 503, "{}", waiting.text());
     assert!(waiting.json()["reason"].as_str().unwrap().contains("locked by another back process"));
 
@@ -144,14 +142,14 @@ fn two_backs_on_one_file_never_both_write() {
 
     // The second takes the lock, loads the file as the first left it, and serves its last write.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while common::get(second.addr(), "/readyz").status != 200 {
+    while crate::common::get(second.addr(), "/readyz").status != 200 {
         assert!(Instant::now() < deadline, "the second back never became ready");
         thread::sleep(Duration::from_millis(20));
     }
     let served = call(second.addr(), "GET", &format!("{PREFIX}/students/first-19"));
     assert_eq!((served.status, served.json()["age"].as_u64()), (200, Some(42)));
     assert_eq!(try_create(second.addr(), "second-0", 2), Some(201));
-    let on_disk = read_store(&dir.store());
+    let on_disk = read_store(&store_in(&dir));
     assert_eq!(on_disk.len(), 2 + 20 + 1);
     assert!(on_disk.contains(&("first-19".to_owned(), "42".to_owned())));
 }

@@ -1,15 +1,12 @@
 //! The student-ages API over HTTP, on the real binary: legacy reads, REST writes, validation,
 //! authentication, configuration, and what a broken or read-only store does.
 
-mod common;
-mod students_support;
-
 use std::fs;
 use std::time::Duration;
 
-use common::{exchange, get, parse_response, run_to_exit, send, Server};
+use crate::common::{exchange, get, parse_response, run_to_exit, send, temp_dir, Server};
+use crate::students_support::{call, call_json, list_all, read_store, start, store_in, PREFIX, ROOT};
 use serde_json::json;
-use students_support::{call, call_json, list_all, read_store, start, TempDir, PREFIX, ROOT};
 
 /// An original Flask-era data file (flat, as `json.dump(indent=4)` wrote it): ages as strings,
 /// names in no particular order.
@@ -20,15 +17,15 @@ const LEGACY_FILE: &str = r#"{
     "bob": "13"
 }"#;
 
-fn legacy_store(dir: &TempDir) -> std::path::PathBuf {
-    let path = dir.store();
+fn legacy_store(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = store_in(dir);
     fs::write(&path, LEGACY_FILE).unwrap();
     path
 }
 
 #[test]
 fn legacy_reads_keep_the_flask_shapes() {
-    let dir = TempDir::new("students-legacy");
+    let dir = temp_dir("students-legacy");
     let server = start(&legacy_store(&dir), &[]);
     let addr = server.addr();
 
@@ -53,14 +50,14 @@ fn legacy_reads_keep_the_flask_shapes() {
     }
 
     // A read never rewrites the original file.
-    assert_eq!(fs::read_to_string(dir.store()).unwrap(), LEGACY_FILE);
+    assert_eq!(fs::read_to_string(store_in(&dir)).unwrap(), LEGACY_FILE);
 }
 
 #[test]
 fn authentication_guards_every_student_route_and_only_those() {
-    let dir = TempDir::new("students-auth");
+    let dir = temp_dir("students-auth");
     // 35 wrong logins from one address: throttling is off here (login_throttle.rs tests it).
-    let server = start(&dir.store(), &[("LOGIN_THROTTLE_FAILURES", "0")]);
+    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "0")]);
     let addr = server.addr();
     let paths = [
         format!("{PREFIX}/get_student_ages"),
@@ -108,15 +105,15 @@ fn authentication_guards_every_student_route_and_only_those() {
 
 #[test]
 fn credentials_come_from_files_too() {
-    let dir = TempDir::new("students-secret-files");
-    let user = dir.0.join("username");
-    let pass = dir.0.join("password");
+    let dir = temp_dir("students-secret-files");
+    let user = dir.path().join("username");
+    let pass = dir.path().join("password");
     fs::write(&user, "admin\n").unwrap();
     fs::write(&pass, "s3cr3t:pa ss\n").unwrap();
     let server = Server::start(&[
         ("API_USERNAME_FILE", user.to_str().unwrap()),
         ("API_PASSWORD_FILE", pass.to_str().unwrap()),
-        ("STUDENT_AGE_FILE", dir.store().to_str().unwrap()),
+        ("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap()),
     ]);
     let path = format!("{PREFIX}/get_student_ages");
     // admin:s3cr3t:pa ss
@@ -127,8 +124,8 @@ fn credentials_come_from_files_too() {
 
 #[test]
 fn without_credentials_the_student_routes_answer_503() {
-    let dir = TempDir::new("students-unconfigured");
-    let server = Server::start(&[("STUDENT_AGE_FILE", dir.store().to_str().unwrap())]);
+    let dir = temp_dir("students-unconfigured");
+    let server = Server::start(&[("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap())]);
     let addr = server.addr();
     for (method, path) in [
         ("GET", format!("{PREFIX}/get_student_ages")),
@@ -150,8 +147,8 @@ fn without_credentials_the_student_routes_answer_503() {
 
 #[test]
 fn rest_create_read_update_delete() {
-    let dir = TempDir::new("students-rest");
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-rest");
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
 
@@ -162,7 +159,7 @@ fn rest_create_read_update_delete() {
         json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}], "next_cursor": null})
     );
     assert_eq!(list.header("link"), None, "one page only");
-    assert!(!dir.store().exists(), "the sample is not written before the first change");
+    assert!(!store_in(&dir).exists(), "the sample is not written before the first change");
 
     let created = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#);
     assert_eq!(created.status, 201);
@@ -188,7 +185,7 @@ fn rest_create_read_update_delete() {
     // The legacy routes see the writes, ages as strings; the file keeps the legacy format.
     let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
     assert_eq!(legacy.text(), r#"{"student_ages": {"alice": "13", "élodie": "9"}}"#);
-    assert_eq!(read_store(&dir.store()), [("alice".into(), "13".into()), ("élodie".into(), "9".into())]);
+    assert_eq!(read_store(&store_in(&dir)), [("alice".into(), "13".into()), ("élodie".into(), "9".into())]);
 
     // HEAD answers like GET, without a body.
     let head = call(addr, "HEAD", &students);
@@ -197,14 +194,14 @@ fn rest_create_read_update_delete() {
 
     // A restarted server serves what was acknowledged.
     drop(server);
-    let server = start(&dir.store(), &[]);
+    let server = start(&store_in(&dir), &[]);
     assert_eq!(call(server.addr(), "GET", &format!("{PREFIX}/get_student_ages")).text(), legacy.text());
 }
 
 #[test]
 fn every_invalid_body_is_a_4xx_naming_the_problem() {
-    let dir = TempDir::new("students-validation");
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-validation");
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
     let alice = format!("{PREFIX}/students/alice");
@@ -271,13 +268,13 @@ fn every_invalid_body_is_a_4xx_naming_the_problem() {
     assert_eq!(response.status, 413);
 
     // Nothing invalid got in.
-    let names: Vec<String> = read_store(&dir.store()).into_iter().map(|(name, _)| name).collect();
+    let names: Vec<String> = read_store(&store_in(&dir)).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["alice", "bob", "carol"]);
 }
 
 #[test]
 fn routes_methods_and_prefix() {
-    let dir = TempDir::new("students-routes");
+    let dir = temp_dir("students-routes");
     let server = start(&legacy_store(&dir), &[("STUDENTS_API_PREFIX", "/pozos/api/v1.0")]);
     let addr = server.addr();
     let ok = call(addr, "GET", "/pozos/api/v1.0/get_student_ages/alice");
@@ -313,8 +310,8 @@ fn routes_methods_and_prefix() {
 #[test]
 fn a_store_that_cannot_be_written_still_serves_reads() {
     // Its directory does not exist: the sample is served and writes fail cleanly.
-    let dir = TempDir::new("students-no-dir");
-    let missing = dir.0.join("absent/student_age.json");
+    let dir = temp_dir("students-no-dir");
+    let missing = dir.path().join("absent/student_age.json");
     let server = start(&missing, &[]);
     let addr = server.addr();
     let before = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).text();
@@ -335,9 +332,9 @@ fn a_store_that_cannot_be_written_still_serves_reads() {
 
     // The temporary file cannot be created (a directory is in its way, which stops root too):
     // the write is refused, the file and the answers stay as they were.
-    let dir = TempDir::new("students-blocked");
+    let dir = temp_dir("students-blocked");
     let store = legacy_store(&dir);
-    fs::create_dir(dir.0.join(".student_age.json.tmp")).unwrap();
+    fs::create_dir(dir.path().join(".student_age.json.tmp")).unwrap();
     let server = start(&store, &[]);
     let addr = server.addr();
     let refused = call_json(addr, "PUT", &format!("{PREFIX}/students/alice"), r#"{"age": 30}"#);
@@ -351,16 +348,16 @@ fn a_store_that_cannot_be_written_still_serves_reads() {
 fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
     // Real permissions: the back runs as `nobody` (setpriv) over a store owned by root, 0644 in a
     // 0755 directory, like a read-only ConfigMap mount. Skipped where setpriv cannot switch user.
-    let dir = TempDir::new("students-read-only");
+    let dir = temp_dir("students-read-only");
     let store = legacy_store(&dir);
-    if !students_support::can_run_as_nobody() {
+    if !crate::students_support::can_run_as_nobody() {
         eprintln!("skipped: setpriv cannot run the back as uid 65534 here");
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&store, fs::Permissions::from_mode(0o644)).unwrap();
-    let server = students_support::start_as_nobody(&store);
+    let server = crate::students_support::start_as_nobody(&store);
     let addr = server.addr();
     let read = call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice"));
     assert_eq!((read.status, read.text().as_str()), (200, r#"{"alice": "12"}"#));
@@ -378,7 +375,7 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
 
 #[test]
 fn a_store_read_only_by_design_is_ready_and_refuses_writes() {
-    let dir = TempDir::new("students-read-only-by-design");
+    let dir = temp_dir("students-read-only-by-design");
     let store = legacy_store(&dir);
     let server = start(&store, &[("STUDENTS_READ_ONLY", "true")]);
     let addr = server.addr();
@@ -388,31 +385,35 @@ fn a_store_read_only_by_design_is_ready_and_refuses_writes() {
     assert_eq!(refused.status, 503);
     assert_eq!(refused.json()["error"], "student store is read-only (STUDENTS_READ_ONLY=true); nothing was changed");
     assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
-    assert!(!dir.0.join(".student_age.json.lock").exists(), "a read-only store takes no lock");
+    assert!(!dir.path().join(".student_age.json.lock").exists(), "a read-only store takes no lock");
 }
 
 #[test]
 fn a_corrupt_store_stops_the_start_with_one_line() {
-    let dir = TempDir::new("students-corrupt");
+    let dir = temp_dir("students-corrupt");
     for content in ["{\"alice\": \"12\"", "[]", r#"{"alice": "twelve"}"#, r#"{"alice": 12.5}"#] {
-        fs::write(dir.store(), content).unwrap();
+        fs::write(store_in(&dir), content).unwrap();
         let (code, stdout, stderr) = run_to_exit(
-            &[("API_USERNAME", "root"), ("API_PASSWORD", "root"), ("STUDENT_AGE_FILE", dir.store().to_str().unwrap())],
+            &[
+                ("API_USERNAME", "root"),
+                ("API_PASSWORD", "root"),
+                ("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap()),
+            ],
             &[],
             Duration::from_secs(10),
         );
         assert!(code.is_some_and(|c| c != 0), "{content}: exit {code:?}");
         let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("student store")).collect();
         assert_eq!(lines.len(), 1, "stdout {stdout:?} stderr {stderr:?}");
-        assert!(lines[0].contains(dir.store().to_str().unwrap()) && lines[0].contains("is corrupt"), "{stderr}");
-        assert_eq!(fs::read_to_string(dir.store()).unwrap(), content, "never replaced");
+        assert!(lines[0].contains(store_in(&dir).to_str().unwrap()) && lines[0].contains("is corrupt"), "{stderr}");
+        assert_eq!(fs::read_to_string(store_in(&dir)).unwrap(), content, "never replaced");
     }
 }
 
 #[test]
 fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
-    let dir = TempDir::new("students-openapi");
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-openapi");
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let document = get(addr, "/openapi.json");
     assert_eq!(document.status, 200);
@@ -440,8 +441,8 @@ fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
 
 #[test]
 fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
-    let dir = TempDir::new("students-paging");
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-paging");
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
     for i in 0..250 {
@@ -482,7 +483,7 @@ fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
 
 #[test]
 fn students_max_refuses_a_create_beyond_it_and_leaves_the_file() {
-    let dir = TempDir::new("students-max");
+    let dir = temp_dir("students-max");
     let store = legacy_store(&dir); // 4 students
     let server = start(&store, &[("STUDENTS_MAX", "5")]);
     let addr = server.addr();

@@ -1,11 +1,9 @@
 //! Every route of the core, over a real socket: methods, content negotiation, CORS, errors, ops.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{get, send, Server};
+use crate::common::{get, send, temp_dir, Server};
 
 const STORY: &str = "/racontemoiunehistoire";
 
@@ -51,14 +49,13 @@ fn stories_are_random_lines() {
 
 #[test]
 fn stories_file_replaces_the_embedded_one() {
-    let dir = tempdir("stories");
-    let file = dir.join("stories.txt");
+    let dir = temp_dir("stories");
+    let file = dir.path().join("stories.txt");
     std::fs::write(&file, "Première histoire.\r\n\r\n   \nDeuxième histoire.\n").unwrap();
     let server = Server::start(&[("STORIES_FILE", file.to_str().unwrap())]);
     let seen: HashSet<String> = (0..30).map(|_| get(server.addr(), STORY).text()).collect();
     let expected: HashSet<String> = ["Première histoire.".to_owned(), "Deuxième histoire.".to_owned()].into();
     assert_eq!(seen, expected);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -70,7 +67,7 @@ fn head_has_the_headers_and_no_body() {
     let length: usize = response.header("content-length").expect("content-length").parse().unwrap();
     assert!(length > 0);
     // Nothing follows the head: the raw answer ends right after the blank line.
-    let raw = common::exchange(
+    let raw = crate::common::exchange(
         server.addr(),
         format!("HEAD {STORY} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
     );
@@ -288,10 +285,4 @@ fn access_log_can_be_turned_off() {
     get(server.addr(), "/healthz");
     std::thread::sleep(Duration::from_millis(1500));
     assert!(server.stdout().iter().all(|l| !l.contains("/healthz")), "{:?}", server.stdout());
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("racontemoi-{name}-{}-{}", std::process::id(), fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -1,11 +1,9 @@
 //! Start-up and the command line: bad configuration, bad stories files, `--version`, `--help`,
 //! `--healthcheck`, `--probe`, unknown arguments. Always the real binary.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{run_to_exit, Server};
+use crate::common::{run_to_exit, temp_dir, Server};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -34,8 +32,8 @@ fn bad_configuration_is_one_line_naming_the_variable_and_exit_2() {
 
 #[test]
 fn bad_stories_file_is_one_line_and_a_failure_exit() {
-    let dir = std::env::temp_dir().join(format!("racontemoi-startup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = temp_dir("startup");
+    let dir = temp.path().to_path_buf();
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     let blank = dir.join("blank.txt");
@@ -58,7 +56,6 @@ fn bad_stories_file_is_one_line_and_a_failure_exit() {
         assert!(!stderr.contains("panicked"));
         assert!(!stdout.contains("listening on"));
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -67,13 +64,13 @@ fn unreadable_stories_file() {
     if running_as_root() {
         return;
     }
-    let path = std::env::temp_dir().join(format!("racontemoi-unreadable-{}", std::process::id()));
+    let dir = temp_dir("unreadable");
+    let path = dir.path().join("stories.txt");
     std::fs::write(&path, "histoire\n").unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     let (code, _, stderr) = run_to_exit(&[("STORIES_FILE", path.to_str().unwrap())], &[], TIMEOUT);
     assert!(matches!(code, Some(c) if c != 0));
     assert!(stderr.contains("cannot read"), "{stderr}");
-    let _ = std::fs::remove_file(path);
 }
 
 /// Whether this process runs as root (uid 0), read from /proc to avoid a libc dependency.

@@ -1,12 +1,10 @@
 //! Graceful shutdown of the real binary on SIGTERM and SIGINT.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{parse_response, Server};
+use crate::common::{parse_response, Server};
 
 /// Opens a connection and sends the start of a request whose head is not finished.
 fn start_request(addr: SocketAddr) -> TcpStream {

@@ -2,13 +2,11 @@
 //! file loads byte for byte, is served as Flask served it, and after writes is still the flat
 //! file that Python's `json.load` (the old service) reads, byte for byte what `json.dump` writes.
 
-mod common;
-mod students_support;
-
 use std::fs;
 use std::process::Command;
 
-use students_support::{call, call_json, read_store, start, TempDir, PREFIX};
+use crate::common::temp_dir;
+use crate::students_support::{call, call_json, read_store, start, store_in, PREFIX};
 
 /// `simple_api/student_age.json` of the public student-list project, byte for byte.
 const ORIGINAL: &str = "{\n    \"bob\": \"13\",\n    \"alice\": \"12\"\n}\n";
@@ -27,14 +25,14 @@ sys.stdout.write(json.dumps(data, indent=4, ensure_ascii=False))
 
 #[test]
 fn the_original_flat_file_loads_is_served_and_stays_flat_for_python() {
-    let dir = TempDir::new("students-format");
-    fs::write(dir.store(), ORIGINAL).unwrap();
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-format");
+    fs::write(store_in(&dir), ORIGINAL).unwrap();
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
 
     let all = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
     assert_eq!((all.status, all.text().as_str()), (200, r#"{"student_ages": {"bob": "13", "alice": "12"}}"#));
-    assert_eq!(fs::read_to_string(dir.store()).unwrap(), ORIGINAL, "a read never rewrites the file");
+    assert_eq!(fs::read_to_string(store_in(&dir)).unwrap(), ORIGINAL, "a read never rewrites the file");
 
     let students = format!("{PREFIX}/students");
     assert_eq!(call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#).status, 201);
@@ -42,11 +40,11 @@ fn the_original_flat_file_loads_is_served_and_stays_flat_for_python() {
     assert_eq!(call_json(addr, "PUT", &format!("{students}/bob"), r#"{"age": 14}"#).status, 200);
     assert_eq!(call(addr, "DELETE", &format!("{students}/alice")).status, 204);
 
-    let written = fs::read_to_string(dir.store()).unwrap();
+    let written = fs::read_to_string(store_in(&dir)).unwrap();
     assert_eq!(written, "{\n    \"bob\": \"14\",\n    \"élodie\": \"9\",\n    \"Zoë \\\"Z\\\" O'Neil\": \"14\"\n}");
-    assert_eq!(read_store(&dir.store()).len(), 3);
+    assert_eq!(read_store(&store_in(&dir)).len(), 3);
 
-    let python = match Command::new("python3").arg("-c").arg(PYTHON_CHECK).arg(dir.store()).output() {
+    let python = match Command::new("python3").arg("-c").arg(PYTHON_CHECK).arg(store_in(&dir)).output() {
         Ok(output) => output,
         Err(e) => {
             eprintln!("skipped the json.load check: python3 cannot run here ({e})");
@@ -59,9 +57,9 @@ fn the_original_flat_file_loads_is_served_and_stays_flat_for_python() {
 
 #[test]
 fn a_hand_edited_integer_age_is_served_and_kept_as_flask_would() {
-    let dir = TempDir::new("students-format-int");
-    fs::write(dir.store(), "{\"bob\": 13, \"alice\": \"012\"}").unwrap();
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-format-int");
+    fs::write(store_in(&dir), "{\"bob\": 13, \"alice\": \"012\"}").unwrap();
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let all = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
     assert_eq!(all.text(), r#"{"student_ages": {"bob": 13, "alice": "012"}}"#);
@@ -70,19 +68,20 @@ fn a_hand_edited_integer_age_is_served_and_kept_as_flask_would() {
     let created = call_json(addr, "POST", &format!("{PREFIX}/students"), r#"{"name": "carol", "age": 7}"#);
     assert_eq!(created.status, 201);
     assert_eq!(
-        fs::read_to_string(dir.store()).unwrap(),
+        fs::read_to_string(store_in(&dir)).unwrap(),
         "{\n    \"bob\": 13,\n    \"alice\": \"012\",\n    \"carol\": \"7\"\n}"
     );
 }
 
 #[test]
 fn the_wrapped_file_of_earlier_releases_loads_and_is_written_flat() {
-    let dir = TempDir::new("students-format-wrapped");
-    fs::write(dir.store(), "{\n  \"student_ages\": {\n    \"alice\": \"12\",\n    \"bob\": \"13\"\n  }\n}\n").unwrap();
-    let server = start(&dir.store(), &[]);
+    let dir = temp_dir("students-format-wrapped");
+    fs::write(store_in(&dir), "{\n  \"student_ages\": {\n    \"alice\": \"12\",\n    \"bob\": \"13\"\n  }\n}\n")
+        .unwrap();
+    let server = start(&store_in(&dir), &[]);
     let addr = server.addr();
     let all = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
     assert_eq!(all.text(), r#"{"student_ages": {"alice": "12", "bob": "13"}}"#);
     assert_eq!(call(addr, "DELETE", &format!("{PREFIX}/students/bob")).status, 204);
-    assert_eq!(fs::read_to_string(dir.store()).unwrap(), "{\n    \"alice\": \"12\"\n}");
+    assert_eq!(fs::read_to_string(store_in(&dir)).unwrap(), "{\n    \"alice\": \"12\"\n}");
 }

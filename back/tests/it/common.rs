@@ -8,7 +8,6 @@
 //!   `server.wait(timeout)`. `Server::start_with_fd_limit(&[..], n)` runs it under `ulimit -n n`.
 //! - `run_to_exit(&[..], &[args], timeout)` runs the binary to completion: `(code, stdout, stderr)`.
 //! - `send(addr, method, path, headers, body) -> HttpResponse`, `get(addr, path)`.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -252,6 +251,11 @@ pub fn run_to_exit(env: &[(&str, &str)], args: &[&str], timeout: Duration) -> (O
         }
     };
     (code, out.join().unwrap_or_default(), err.join().unwrap_or_default())
+}
+
+/// A fresh directory under the system temp dir, removed when dropped; `label` names it.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("racontemoi-{label}-")).tempdir().expect("create a temporary directory")
 }
 
 /// A parsed HTTP response.
