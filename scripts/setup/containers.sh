@@ -20,9 +20,10 @@ venv=.cache/venv-containers
 python_venv "$venv" tests/containers/requirements.txt
 
 plugin="${HOME}/.docker/cli-plugins/docker-compose"
-if [ ! -e "$plugin" ] && ! docker compose version >/dev/null 2>&1; then
+# A link left by a checkout that is gone dangles: replace it (ln -f).
+if ! docker compose version >/dev/null 2>&1; then
     mkdir -p "$(dirname "$plugin")"
-    ln -s "$PWD/$venv/bin/docker-compose" "$plugin"
+    ln -sfn "$PWD/$venv/bin/docker-compose" "$plugin"
 fi
 "$venv/bin/docker-compose" version
 "$venv/bin/hadolint" --version
