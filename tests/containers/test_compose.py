@@ -3,11 +3,15 @@ ones restart and recreate the stack the earlier ones wrote to."""
 
 from __future__ import annotations
 
+import io
+import json
+import subprocess
+import tarfile
 import uuid
 
 import pytest
 
-from conftest import DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, http, inspect, process_status, wait_healthy
+from conftest import DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, docker, http, inspect, process_status, wait_healthy
 
 STUDENT = f"persist-{uuid.uuid4().hex[:8]}"
 
@@ -89,6 +93,24 @@ def test_a_write_is_stored(stack):
     assert_student_kept(stack)
 
 
+def store_bytes(stack) -> bytes:
+    """The student file as it is in the back's volume (`docker cp` works on a scratch image)."""
+    archive = subprocess.run(["docker", "cp", f"{stack.container('back')}:/data/student_age.json", "-"],
+                             capture_output=True, check=True, timeout=60).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return tar.extractfile(tar.getmembers()[0]).read()
+
+
+def test_the_volume_holds_the_original_flat_format(stack):
+    # What the old student_age.py and its scripts read: a flat name -> age-string object, dumped
+    # with json.dump(indent=4, ensure_ascii=False).
+    raw = store_bytes(stack)
+    data = json.loads(raw)
+    assert data[STUDENT] == "11" and all(isinstance(age, str) for age in data.values()), data
+    assert "student_ages" not in data
+    assert raw.decode() == json.dumps(data, indent=4, ensure_ascii=False), raw
+
+
 def test_the_write_survives_a_restart(stack):
     stack.compose("restart")
     for service in ("back", "front"):
@@ -122,3 +144,23 @@ def _show_logs_on_failure(request, stack):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(stack.compose("logs", "--no-color", "--tail", "40", check=False).stdout)
+
+
+# The data file of the original Flask service (student-list, simple_api/student_age.json), byte for byte.
+ORIGINAL_FILE = b'{\n    "bob": "13",\n    "alice": "12"\n}\n'
+
+
+def test_the_original_services_file_in_the_volume_is_served(stack, tmp_path):
+    stack.compose("stop", "back")
+    original = tmp_path / "student_age.json"
+    original.write_bytes(ORIGINAL_FILE)
+    original.chmod(0o644)
+    docker("cp", str(original), f"{stack.container('back')}:/data/student_age.json")
+    stack.up()
+    answer = http("GET", f"{stack.front}{STUDENTS_PREFIX}/get_student_ages", auth=DEFAULT_CREDENTIALS)
+    assert answer.status == 200, answer.text
+    assert answer.json() == {"student_ages": {"bob": "13", "alice": "12"}}
+    assert store_bytes(stack) == ORIGINAL_FILE  # read, not rewritten
+    created = http("POST", students_url(stack), body={"name": "élodie", "age": 12}, auth=DEFAULT_CREDENTIALS)
+    assert created.status == 201, created.text
+    assert json.loads(store_bytes(stack)) == {"bob": "13", "alice": "12", "élodie": "12"}
