@@ -1,6 +1,7 @@
-"""checkov: 0 failed checks (hadolint checks the Dockerfiles in the lint stage). Skips only in .checkov.yaml, with
-their reasons, plus two reasoned checkov.io/skip annotations on the chart's helm test pods.
-checkov runs once per framework (it takes seconds to start), over every file of that kind."""
+"""checkov: 0 failed checks. Skips only in .checkov.yaml, with their reasons, plus two reasoned
+checkov.io/skip annotations on the chart's helm test pods. checkov runs once per framework (it
+takes seconds to start), over every file of that kind. (hadolint checks the Dockerfiles in the
+lint stage.)"""
 import json
 
 import pytest
