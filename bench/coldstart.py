@@ -2,7 +2,8 @@
 import subprocess
 from pathlib import Path
 
-from servers import PEERS, command, free_port
+from servers import PEERS, command
+from testkit import free_port
 
 SOURCE = Path(__file__).resolve().parent / "coldstart.rs"
 

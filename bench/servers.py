@@ -1,16 +1,17 @@
-"""The servers under test (the back and its peers): how each starts, stops, and what it serves."""
+"""The servers under test (the back and its peers): how each starts, stops, and what it serves.
+The port, the readiness wait and the stop come from the tests' shared helpers (tests/testkit). The
+back gets a port like its peers rather than port 0: its stdout, where it prints the `listening on`
+line testkit.back reads, carries its access log and goes to /dev/null here, as measured before."""
 import os
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from testkit import free_port, http_status, stop_process, wait_http
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -37,12 +38,6 @@ class Fixture:
     dir: Path
     stories: Path
     students: Path
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def back(name, binary, fx):
@@ -107,36 +102,19 @@ class Running:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def status(self, path, headers=()):
-        fields = dict(h.split(": ", 1) for h in headers)
-        request = urllib.request.Request(self.url(path), headers=fields)
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                return response.status
-        except urllib.error.HTTPError as e:
-            return e.code
+        return http_status(self.url(path), dict(h.split(": ", 1) for h in headers))
 
     def _wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
         path = next(iter(self.server.routes.values()))
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if self.status(path) == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"{self.server.name} did not answer 200 on {path}; see {self.log}")
+        try:
+            wait_http(self.url(path), timeout, self.proc, interval=0.02)
+        except TimeoutError as error:
+            self.stop()
+            raise RuntimeError(f"{self.server.name}: {error}; see {self.log}") from None
 
     def stop(self):
         """SIGINT (fast shutdown for all four), then SIGKILL to the whole session after 10 s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGINT)
 
 
 def stripped_size(binary, scratch_dir):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the benchmark needs, idempotently (Debian, root): wrk and nginx from Debian, and
-# Flask + gunicorn (pinned in bench/requirements.txt) into the venv .cache/venv-bench.
+# Flask + gunicorn (bench/requirements.txt, pinned in tests/constraints.txt) into the venv
+# .cache/venv-bench, with the shared testkit (tests/testkit).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh

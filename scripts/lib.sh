@@ -16,12 +16,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# python_venv DIR REQUIREMENTS: creates DIR (a venv) and installs REQUIREMENTS when they changed.
+# python_venv DIR REQUIREMENTS: creates DIR (a venv) and installs REQUIREMENTS (versions pinned in
+# tests/constraints.txt, the one pinned tool set) plus the shared test helpers tests/testkit
+# (editable: `import testkit` in every suite and the bench), again whenever one of those changed.
 python_venv() {
   local dir=$1 requirements=$2
+  local inputs=("$requirements" tests/constraints.txt tests/testkit/pyproject.toml)
   [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
-  if ! cmp -s "$requirements" "$dir/.installed-requirements"; then
-    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$dir/.installed-requirements"
+  if ! cat "${inputs[@]}" | cmp -s - "$dir/.installed-requirements"; then
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" -e tests/testkit
+    cat "${inputs[@]}" >"$dir/.installed-requirements"
   fi
 }

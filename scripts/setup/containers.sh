@@ -2,8 +2,8 @@
 # Installs what the containers stage needs, idempotently (Debian, root):
 # - Debian's docker.io (engine and a client that builds with BuildKit without buildx), unless an
 #   engine already answers; debootstrap, to build stand-ins for base images that cannot be pulled;
-# - a venv .cache/venv-containers with pytest, hadolint and the Compose CLI, pinned in
-#   tests/containers/requirements.txt. Compose is also linked as the docker CLI plugin when the
+# - a venv .cache/venv-containers with pytest and the Compose CLI (tests/containers/requirements.txt,
+#   pinned in tests/constraints.txt). Compose is also linked as the docker CLI plugin when the
 #   machine has none, so that `docker compose` works as docs/containers.md shows.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -26,4 +26,3 @@ if ! docker compose version >/dev/null 2>&1; then
     ln -sfn "$PWD/$venv/bin/docker-compose" "$plugin"
 fi
 "$venv/bin/docker-compose" version
-"$venv/bin/hadolint" --version

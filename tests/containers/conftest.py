@@ -1,5 +1,4 @@
-"""Shared fixtures of the containers stage: the docker and compose CLIs, free loopback ports,
-a small HTTP client, and the compose stack the end-to-end tests run against.
+"""Shared fixtures of the containers stage: the docker and compose CLIs, a small HTTP client, and the compose stack the end-to-end tests run against.
 
 The images are built beforehand by tests/containers/build_images.sh (scripts/stages/containers.sh
 runs it), under the names compose.yaml uses; the tests never build, they only run.
@@ -11,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -20,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from testkit import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_TAG = os.environ.get("IMAGE_TAG", "local")
@@ -90,12 +90,6 @@ def process_status(container: str) -> dict[str, str]:
     pid = inspect(container)["State"]["Pid"]
     with open(f"/proc/{pid}/status", encoding="utf-8") as status:
         return dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

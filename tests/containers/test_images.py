@@ -17,12 +17,12 @@ from conftest import (
     REPO,
     STUDENTS_PREFIX,
     docker,
-    free_port,
     http,
     inspect,
     process_status,
     wait_healthy,
 )
+from testkit import free_port
 
 MIB = 1024 * 1024
 FRONT_OVERHEAD_LIMIT = 200 * 1000

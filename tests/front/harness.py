@@ -17,20 +17,19 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import testkit.back
+from testkit import free_port, stop_process, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 FRONT = REPO / "front"
 STANDIN = Path(__file__).resolve().parent / "entrypoint_standin.sh"
 # The stage builds target/release/back; FRONT_TEST_BACK_BINARY points elsewhere (a debug build).
-BACK_BINARY = Path(os.environ.get("FRONT_TEST_BACK_BINARY", REPO / "target" / "release" / "back"))
+BACK_BINARY = Path(os.environ.get("FRONT_TEST_BACK_BINARY", testkit.back.RELEASE_BINARY))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"  # util-linux's, not busybox's
@@ -54,12 +53,6 @@ def give_to_unprivileged(path: Path) -> None:
     """Makes one file or directory (not its content) writable by the unprivileged user."""
     if os.geteuid() == 0:
         os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dockerfile_env() -> dict[str, str]:
@@ -108,40 +101,16 @@ def gzip_static(html_dir: Path) -> None:
             subprocess.run([BUSYBOX, "gzip", "-9", "-k", str(path)], check=True)
 
 
-def wait_http(url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
-        time.sleep(0.1)
-
-
-def stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @dataclass
 class Back:
-    """The real back binary on a free port, with the students API enabled."""
+    """The real back binary (testkit.back) with the students API enabled, on the port the kernel
+    picks unless port is set (a restart on the same port)."""
 
     workdir: Path
     cors_allow_origin: str = ""
     # Changes to the environment below; None removes a variable.
     env_overrides: dict[str, str | None] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    port: int = 0  # the port it listens on, once started
     process: subprocess.Popen | None = None
 
     @property
@@ -149,8 +118,6 @@ class Back:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Back:
-        if not BACK_BINARY.exists():
-            raise RuntimeError(f"{BACK_BINARY} is missing: run `cargo build --release -p back` first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -164,13 +131,8 @@ class Back:
         }
         env.update(self.env_overrides)
         env = {name: value for name, value in env.items() if value is not None}
-        with open(self.workdir / f"back-{self.port}.log", "ab") as log:
-            self.process = subprocess.Popen([str(BACK_BINARY)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_http(f"{self.url}/healthz")
-        except TimeoutError:
-            self.stop()
-            raise
+        running = testkit.back.start(env, self.workdir / "back.log", BACK_BINARY)
+        self.process, self.port = running.process, running.port
         return self
 
     def stop(self) -> None:
