@@ -178,12 +178,7 @@ def main():
                   report.targets(res, back, max(args.connections), binaries)]
     if res.notes:
         parts += ["### Notes", "\n".join(f"- {n}" for n in res.notes)]
-    parts.append(f"_Total time {time.monotonic() - started:.0f} s._")
-    text = "\n\n".join(parts) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
-    print(f"(written to {args.out})", file=sys.stderr)
+    report.publish(parts, args.out, started)
 
 
 if __name__ == "__main__":

@@ -296,13 +296,8 @@ def main():
     ]
     if sustain:
         parts += [f"### Sustained load ({args.sustain} s)", sustained_table(*sustain)]
-    parts += ["### Targets", targets(runs, opened, sustain),
-              f"_Total time {time.monotonic() - started:.0f} s._"]
-    text = "\n\n".join(parts) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
-    print(f"(written to {args.out})", file=sys.stderr)
+    parts += ["### Targets", targets(runs, opened, sustain)]
+    report.publish(parts, args.out, started)
 
 
 if __name__ == "__main__":

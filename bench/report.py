@@ -1,5 +1,7 @@
 """Collects the figures of every round and renders them as Markdown: loads, processes, targets."""
 import statistics
+import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -45,6 +47,15 @@ class Results:
     def median(self, server, route, connections, attr):
         """Median over the rounds of one figure (a Load field or cpu_us), None if not measured."""
         return _median([run.get(attr) for run in self.runs.get((server, route, connections), [])])
+
+
+def publish(parts, out, started):
+    """Joins the report's sections, ends it with the run's total time, writes it to `out` and prints it."""
+    text = "\n\n".join([*parts, f"_Total time {time.monotonic() - started:.0f} s._"]) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    print(f"(written to {out})", file=sys.stderr)
 
 
 def _median(values, scale=1):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from testkit import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".cache" / "bin"
@@ -48,12 +49,6 @@ def docker(*args, check: bool = True) -> subprocess.CompletedProcess:
     return run(DOCKER, *args, check=check)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(url: str, timeout: float = 5, headers: dict | None = None):
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -77,7 +72,7 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """)
-    log = open(base / "registry.log", "w")
+    log = open(base / "registry.log", "w")  # noqa: SIM115 (the registry's stdout for its whole life; closed at the end)
     proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     host = f"127.0.0.1:{port}"
     try:
@@ -115,9 +110,9 @@ def registry_catalog(host: str) -> list[str]:
 
 
 def manifest_digest(host: str, name: str, reference: str) -> str:
-    accept = ", ".join(["application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
-                        "application/vnd.docker.distribution.manifest.v2+json",
-                        "application/vnd.docker.distribution.manifest.list.v2+json"])
+    accept = ("application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+              "application/vnd.docker.distribution.manifest.v2+json, "
+              "application/vnd.docker.distribution.manifest.list.v2+json")
     return http_get(f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": accept})[1][
         "Docker-Content-Digest"]
 

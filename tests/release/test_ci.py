@@ -53,17 +53,17 @@ def test_release_runs_the_release_script_on_a_v_tag_with_the_workflow_token():
     assert [r.split()[-1] for r in runs[:1]] == ["scripts/setup/release.sh"]
     release = " ".join(runs[1].split())
     assert "scripts/release.sh --skip-tests" in release and '"ghcr.io/' in release
-    step = [s for job in doc["jobs"].values() for s in job["steps"] if s.get("run") == runs[1]][0]
+    step = next(s for job in doc["jobs"].values() for s in job["steps"] if s.get("run") == runs[1])
     assert step["env"]["REGISTRY_PASSWORD"] == "${{ secrets.GITHUB_TOKEN }}"
     assert len(runs) == 2, "the workflow calls the scripts and nothing else"
 
 
 def test_jenkinsfile_has_the_seed_stages_and_calls_only_the_scripts():
     text = JENKINSFILE.read_text()
-    assert re.search(r"^pipeline \{", text, re.M), "a declarative pipeline"
+    assert re.search(r"^pipeline \{", text, re.MULTILINE), "a declarative pipeline"
     stages = re.findall(r"stage\('([^']+)'\)", text)
     assert stages == ["Checkout", "Test", "Build", "Push", "Deploy"]
-    bodies = dict(zip(stages, re.split(r"stage\('[^']+'\)", text)[1:]))
+    bodies = dict(zip(stages, re.split(r"stage\('[^']+'\)", text)[1:], strict=True))
     commands = {stage: re.findall(r"\bsh '([^']*)'", body) for stage, body in bodies.items()}
     for stage, found in commands.items():
         for command in found:
@@ -75,10 +75,10 @@ def test_jenkinsfile_has_the_seed_stages_and_calls_only_the_scripts():
     # Credentials come from the Jenkins store, bound only where they are needed.
     assert "credentialsId: 'racontemoi-registry'" in bodies["Push"]
     assert "withCredentials" not in bodies["Build"] + bodies["Test"]
-    assert not re.search(r"(password|token)\s*[:=]\s*['\"][^'\"$]", text, re.I), "no credential written down"
+    assert not re.search(r"(password|token)\s*[:=]\s*['\"][^'\"$]", text, re.IGNORECASE), "no credential written down"
 
 
 def test_release_phases_exist_in_the_script():
     text = (ROOT / "scripts" / "release.sh").read_text()
     for phase in ("build", "push", "deploy"):
-        assert re.search(rf"^    {phase}\) ", text, re.M), phase
+        assert re.search(rf"^    {phase}\) ", text, re.MULTILINE), phase

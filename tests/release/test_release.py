@@ -11,12 +11,26 @@ import tarfile
 import time
 import tomllib
 import urllib.error
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (DOCKER, GITOPS_BRANCH, KUBE_VERSION, ROOT, docker, free_port, http_get, make_clone,
-                      manifest_digest, registry_catalog, registry_tags, release_command, run)
+from conftest import (
+    DOCKER,
+    GITOPS_BRANCH,
+    KUBE_VERSION,
+    ROOT,
+    docker,
+    free_port,
+    http_get,
+    make_clone,
+    manifest_digest,
+    registry_catalog,
+    registry_tags,
+    release_command,
+    run,
+)
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -164,18 +178,35 @@ def test_pulled_chart_passes_checkov_without_the_digest_skips(chart_render, depl
     assert {"CKV_K8S_43", "CKV_K8S_15"} <= passed
 
 
+def dependency_tree(clone, edges: str) -> set[tuple[str, str]]:
+    """(name, version) of every crate the back depends on through these kinds of edges, for every target."""
+    proc = run("cargo", "tree", "--manifest-path", clone / "back" / "Cargo.toml", "--locked", "--offline",
+               "-e", edges, "--target", "all", "--prefix", "none", "--format", "{p}")
+    crates = set()
+    for line in proc.stdout.splitlines():
+        name, _, version = line.split(" (")[0].partition(" v")
+        if name and name != "back":
+            crates.add((name, version.strip()))
+    return crates
+
+
 def test_sbom_lists_every_crate_of_cargo_lock(release, tmp_path):
     proc = run("python3", ROOT / "scripts" / "release" / "oci.py", "pull",
                release.env["SBOM"].rpartition("@")[0], tmp_path)
     paths = proc.stdout.split()
     assert len(paths) == 1 and paths[0].endswith(".cdx.json"), paths
-    sbom = json.loads(open(paths[0]).read())
+    sbom = json.loads(Path(paths[0]).read_text())
     assert sbom["bomFormat"] == "CycloneDX"
     listed = {(c["name"], c["version"]) for c in sbom["components"]}
     lock = tomllib.loads((release.clone / "Cargo.lock").read_text())
     crates = {(p["name"], p["version"]) for p in lock["package"] if p["name"] != "back"}
+    # The SBOM describes what ships: the crates built into the binary (normal and build
+    # dependencies). Whatever else Cargo.lock holds must be a test-only (dev) dependency.
+    shipped, with_tests = (dependency_tree(release.clone, edges) for edges in ("normal,build", "normal,build,dev"))
+    assert shipped <= crates and with_tests == crates, (shipped - crates, crates ^ with_tests)
     missing = sorted(crates - listed)
-    assert not missing, f"crates of Cargo.lock missing from the SBOM: {missing}"
+    assert not (set(missing) & shipped), f"crates built into /back missing from the SBOM: {sorted(set(missing) & shipped)}"
+    assert set(missing) <= with_tests - shipped, missing
     root = sbom["metadata"]["component"]
     assert (root["name"], root["version"]) == ("back", release.version)
     print(f"\nSBOM: {len(sbom['components'])} components, {len(crates)} crates in Cargo.lock")
