@@ -48,7 +48,7 @@ def test_default_images_point_at_the_release_registry():
     for component in ("back", "front"):
         assert values[component]["image"]["repository"] == f"{registry}/racontemoi-{component}"
         assert {"name": f"racontemoi-{component}", "newName": f"{registry}/racontemoi-{component}"}.items() <= \
-            [i for i in images if i["name"] == f"racontemoi-{component}"][0].items()
+            next(i for i in images if i["name"] == f"racontemoi-{component}").items()
         for env in ("dev", "prod"):
             env_values = yaml.safe_load((CHART / f"values-{env}.yaml").read_text())
             assert env_values[component]["image"]["repository"] == f"{registry}/racontemoi-{component}"
