@@ -158,16 +158,17 @@ fn write_failed(error: WriteError, name: &str) -> Response {
 }
 
 /// The REST list's query: `limit` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `cursor` (the
-/// `next_cursor` of the previous page; absent for the first). Other parameters are ignored.
+/// `next_cursor` of the previous page; absent for the first). Any other parameter is refused.
 mod paging {
     pub(crate) const DEFAULT_LIMIT: usize = 100;
     pub(crate) const MAX_LIMIT: usize = 1000;
     pub(crate) const LIMIT_RULE: &str = "limit must be a whole number from 1 to 1000";
     pub(crate) const CURSOR_RULE: &str = "cursor must be the next_cursor of an earlier page";
+    pub(crate) const UNKNOWN_RULE: &str = "unknown query parameter: the list takes only limit and cursor";
 
     pub(crate) fn parse(query: Option<&str>) -> Result<(usize, u32), &'static str> {
         let (mut limit, mut cursor) = (DEFAULT_LIMIT, 0);
-        for pair in query.unwrap_or_default().split('&') {
+        for pair in query.unwrap_or_default().split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
                 "limit" => {
@@ -177,7 +178,7 @@ mod paging {
                         .ok_or(LIMIT_RULE)?;
                 }
                 "cursor" => cursor = digits(value).and_then(|v| v.parse::<u32>().ok()).ok_or(CURSOR_RULE)?,
-                _ => {}
+                _ => return Err(UNKNOWN_RULE),
             }
         }
         Ok((limit, cursor))
@@ -195,7 +196,11 @@ mod paging {
         #[test]
         fn limits_and_cursors() {
             assert_eq!(parse(None), Ok((100, 0)));
-            assert_eq!(parse(Some("limit=5&cursor=42&other=x")), Ok((5, 42)));
+            assert_eq!(parse(Some("limit=5&cursor=42")), Ok((5, 42)));
+            assert_eq!(parse(Some("limit=5&&cursor=42&")), Ok((5, 42)));
+            for bad in ["limit=5&other=x", "=false", "cursor=1&limit=2&x"] {
+                assert_eq!(parse(Some(bad)), Err(UNKNOWN_RULE), "{bad}");
+            }
             assert_eq!(parse(Some("limit=1000")), Ok((1000, 0)));
             for bad in ["limit=0", "limit=1001", "limit=", "limit=-1", "limit=1e3", "limit=%31", "limit"] {
                 assert_eq!(parse(Some(bad)), Err(LIMIT_RULE), "{bad}");

@@ -476,6 +476,11 @@ fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
         assert_eq!(refused.status, 400, "{bad}");
         assert!(refused.json()["error"].as_str().unwrap().contains(bad.split('=').next().unwrap()), "{bad}");
     }
+    for unknown in ["=false", "limit=5&page=2"] {
+        let refused = call(addr, "GET", &format!("{students}?{unknown}"));
+        assert_eq!(refused.status, 400, "{unknown}");
+        assert!(refused.json()["error"].as_str().unwrap().contains("unknown query parameter"), "{unknown}");
+    }
     // get_student_ages stays whole.
     let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).json();
     assert_eq!(legacy["student_ages"].as_object().unwrap().len(), 251);
