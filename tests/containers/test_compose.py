@@ -151,11 +151,12 @@ ORIGINAL_FILE = b'{\n    "bob": "13",\n    "alice": "12"\n}\n'
 
 
 def test_the_original_services_file_in_the_volume_is_served(stack, tmp_path):
+    back = stack.container("back")  # `compose ps` lists running containers only
     stack.compose("stop", "back")
     original = tmp_path / "student_age.json"
     original.write_bytes(ORIGINAL_FILE)
     original.chmod(0o644)
-    docker("cp", str(original), f"{stack.container('back')}:/data/student_age.json")
+    docker("cp", str(original), f"{back}:/data/student_age.json")
     stack.up()
     answer = http("GET", f"{stack.front}{STUDENTS_PREFIX}/get_student_ages", auth=DEFAULT_CREDENTIALS)
     assert answer.status == 200, answer.text
