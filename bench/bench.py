@@ -22,6 +22,8 @@ import servers
 import wrk
 
 ROOT = Path(__file__).resolve().parent.parent
+# The stories the servers answer with: the back's embedded default file.
+DEFAULT_STORIES = ROOT / "back" / "data" / "stories" / "contes.txt"
 CACHE = ROOT / ".cache" / "bench"
 CAVEAT = ("2 cores shared by the server, wrk (-t1: one core at most) and whatever else runs on "
           "the machine: absolute figures are noisy, compare rows of this run only (rounds "
@@ -43,7 +45,7 @@ def parse_args():
     p.add_argument("--back", action="append", metavar="NAME=PATH",
                    help="a back binary to measure (repeatable); default "
                         "back=target/<host>/release/back, as bench/build-back.sh builds it")
-    p.add_argument("--stories", type=Path, default=ROOT / "back/data/stories/contes.txt")
+    p.add_argument("--stories", type=Path, default=DEFAULT_STORIES)
     p.add_argument("--students", type=Path, default=ROOT / "back/data/student_age.sample.json")
     p.add_argument("--out", type=Path, default=CACHE / "latest.md")
     args = p.parse_args()

@@ -78,7 +78,7 @@ class Stack:
 
     def __init__(self, tmp, args):
         fx = servers.Fixture(tmp, tmp / "stories.txt", tmp / "student_age.json")
-        shutil.copyfile(ROOT / "back/data/stories.txt", fx.stories)
+        shutil.copyfile(bench.DEFAULT_STORIES, fx.stories)
         shutil.copyfile(ROOT / "back/data/student_age.sample.json", fx.students)
         binary = (args.back or bench.default_back()).resolve()
         if not binary.exists():

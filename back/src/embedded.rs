@@ -37,14 +37,6 @@ pub(crate) fn story_files() -> impl Iterator<Item = (&'static str, &'static [u8]
     STORIES.files().map(|file| (file.path().to_str().unwrap_or("?"), file.contents()))
 }
 
-/// The embedded `back/data/<name>`, for callers that name it (`None` for any other name).
-pub(crate) fn file(name: &str) -> Option<&'static [u8]> {
-    match name {
-        "student_age.sample.json" => Some(STUDENT_SAMPLE),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

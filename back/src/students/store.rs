@@ -29,8 +29,6 @@ use super::model::{Plan, Refusal, Students};
 
 pub(crate) const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
 
-/// The embedded file used when the store file does not exist yet; the file is written on the first change.
-const SAMPLE_FILE: &str = "student_age.sample.json";
 
 /// Why the store cannot be opened at startup: one line, naming the file.
 #[derive(Debug)]
@@ -119,10 +117,8 @@ impl Store {
                 (students, false)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let sample = crate::embedded::file(SAMPLE_FILE)
-                    .ok_or_else(|| OpenError(format!("embedded {SAMPLE_FILE} is missing")))?;
                 let students =
-                    json::parse(sample).map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
+                    json::parse(crate::embedded::STUDENT_SAMPLE).map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
                 (students, true)
             }
             Err(e) => return Err(OpenError(format!("cannot read student store {shown}: {e}"))),
