@@ -29,7 +29,6 @@ use super::model::{Plan, Refusal, Students};
 
 pub(crate) const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
 
-
 /// Why the store cannot be opened at startup: one line, naming the file.
 #[derive(Debug)]
 pub(crate) struct OpenError(pub String);
@@ -117,8 +116,8 @@ impl Store {
                 (students, false)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let students =
-                    json::parse(crate::embedded::STUDENT_SAMPLE).map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
+                let students = json::parse(crate::embedded::STUDENT_SAMPLE)
+                    .map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
                 (students, true)
             }
             Err(e) => return Err(OpenError(format!("cannot read student store {shown}: {e}"))),
