@@ -1,5 +1,7 @@
 //! Dispatch by path and method, CORS on every route, 404 and 405.
 
+use std::net::IpAddr;
+
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
@@ -39,14 +41,15 @@ impl Router {
     }
 
     /// Answers any request; also says which route (metrics label) answered.
-    pub(crate) async fn route(&self, request: Request<Incoming>) -> (Route, Response) {
+    /// `peer` is the connection's peer address.
+    pub(crate) async fn route(&self, request: Request<Incoming>, peer: IpAddr) -> (Route, Response) {
         let origin = self.cors.allowed_origin(request.headers());
-        let (route, mut response) = self.dispatch(request, origin.is_some()).await;
+        let (route, mut response) = self.dispatch(request, peer, origin.is_some()).await;
         self.cors.decorate(&mut response, origin);
         (route, response)
     }
 
-    async fn dispatch(&self, request: Request<Incoming>, cors_allowed: bool) -> (Route, Response) {
+    async fn dispatch(&self, request: Request<Incoming>, peer: IpAddr, cors_allowed: bool) -> (Route, Response) {
         let path = request.uri().path();
         if let Some(route) = local_route(path) {
             let response = match *request.method() {
@@ -59,7 +62,7 @@ impl Router {
         }
         if self.students.matches(path) {
             if request.method() != Method::OPTIONS {
-                return (Route::Students, self.students.handle(request).await);
+                return (Route::Students, self.students.handle(request, peer).await);
             }
             let response = match self.students.allow(path) {
                 Some(allow) => options(request.headers(), cors_allowed, with_options(allow)),

@@ -14,7 +14,6 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use crate::client_ip::PeerAddr;
 use crate::error::StartupError;
 use crate::log;
 use crate::ops::Readiness;
@@ -121,12 +120,13 @@ fn spawn_connection(
     let activity = Arc::new(ConnActivity::default());
     let io = TokioIo::new(TimeoutIo::new(stream, Arc::clone(&activity), timeouts));
     let service = Arc::clone(service);
-    let handler = service_fn(move |mut request: Request<Incoming>| {
-        // Who is asking, for the login throttle (`client_ip`).
-        request.extensions_mut().insert(PeerAddr(peer));
+    // Who is asking, for the login throttle (`client_ip`): an argument, not a request extension,
+    // which would allocate on every request.
+    let peer = peer.ip();
+    let handler = service_fn(move |request: Request<Incoming>| {
         let service = Arc::clone(&service);
         let activity = Arc::clone(&activity);
-        async move { Ok::<_, Infallible>(service.handle(request, &activity).await) }
+        async move { Ok::<_, Infallible>(service.handle(request, peer, &activity).await) }
     });
     let connection = graceful.watch(builder.serve_connection(io, handler));
     tokio::spawn(async move {

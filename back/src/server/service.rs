@@ -1,5 +1,6 @@
 //! What happens around every request: in-flight accounting, timing, metrics and the access log.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,13 +29,13 @@ impl Service {
         self.metrics.connection_accepted();
     }
 
-    pub(crate) async fn handle(&self, request: Request<Incoming>, connection: &ConnActivity) -> Response {
+    pub(crate) async fn handle(&self, request: Request<Incoming>, peer: IpAddr, connection: &ConnActivity) -> Response {
         let _in_flight = InFlight::enter(&self.metrics, connection);
         let started = Instant::now();
         // Kept only for the log line; both clones are cheap (the URI shares the read buffer).
         let logged = self.access_log.as_ref().map(|_| (request.method().clone(), request.uri().clone()));
 
-        let (route, response) = self.router.route(request).await;
+        let (route, response) = self.router.route(request, peer).await;
 
         let elapsed = started.elapsed();
         self.metrics.observe(route, response.status(), elapsed);
