@@ -62,7 +62,10 @@ impl Router {
         }
         if self.students.matches(path) {
             if request.method() != Method::OPTIONS {
-                return (Route::Students, self.students.handle(request, peer).await);
+                // Boxed: the students' future (body reading, group commit) is large, and every
+                // request's future, a story's too, would otherwise be that large and be moved
+                // (memcpy) by hyper on each request.
+                return (Route::Students, Box::pin(self.students.handle(request, peer)).await);
             }
             let response = match self.students.allow(path) {
                 Some(allow) => options(request.headers(), cors_allowed, with_options(allow)),
