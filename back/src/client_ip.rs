@@ -6,12 +6,16 @@
 //! Anything left of it was written by the client itself and is never believed. A request from an
 //! untrusted peer is that peer, whatever its headers say.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hyper::header::HeaderMap;
 use ipnet::IpNet;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The connection's peer address, which the server puts in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerAddr(pub SocketAddr);
 
 /// The networks whose `X-Forwarded-For` is believed (none by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! Dispatch by path and method, CORS on every route, 404 and 405.
 
-use std::net::IpAddr;
-
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
@@ -40,16 +38,20 @@ impl Router {
         Router { stories, students, cors, ops }
     }
 
+    /// Whether a request to `path` reads its peer address: the student routes do (login throttle).
+    pub(crate) fn wants_peer(&self, path: &str) -> bool {
+        self.students.matches(path)
+    }
+
     /// Answers any request; also says which route (metrics label) answered.
-    /// `peer` is the connection's peer address.
-    pub(crate) async fn route(&self, request: Request<Incoming>, peer: IpAddr) -> (Route, Response) {
+    pub(crate) async fn route(&self, request: Request<Incoming>) -> (Route, Response) {
         let origin = self.cors.allowed_origin(request.headers());
-        let (route, mut response) = self.dispatch(request, peer, origin.is_some()).await;
+        let (route, mut response) = self.dispatch(request, origin.is_some()).await;
         self.cors.decorate(&mut response, origin);
         (route, response)
     }
 
-    async fn dispatch(&self, request: Request<Incoming>, peer: IpAddr, cors_allowed: bool) -> (Route, Response) {
+    async fn dispatch(&self, request: Request<Incoming>, cors_allowed: bool) -> (Route, Response) {
         let path = request.uri().path();
         if let Some(route) = local_route(path) {
             let response = match *request.method() {
@@ -65,7 +67,7 @@ impl Router {
                 // Boxed: the students' future (body reading, group commit) is large, and every
                 // request's future, a story's too, would otherwise be that large and be moved
                 // (memcpy) by hyper on each request.
-                return (Route::Students, Box::pin(self.students.handle(request, peer)).await);
+                return (Route::Students, Box::pin(self.students.handle(request)).await);
             }
             let response = match self.students.allow(path) {
                 Some(allow) => options(request.headers(), cors_allowed, with_options(allow)),

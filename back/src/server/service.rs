@@ -1,6 +1,5 @@
 //! What happens around every request: in-flight accounting, timing, metrics and the access log.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,13 +28,18 @@ impl Service {
         self.metrics.connection_accepted();
     }
 
-    pub(crate) async fn handle(&self, request: Request<Incoming>, peer: IpAddr, connection: &ConnActivity) -> Response {
+    /// Whether a request to `path` reads its peer address (the student routes' login throttle).
+    pub(crate) fn wants_peer(&self, path: &str) -> bool {
+        self.router.wants_peer(path)
+    }
+
+    pub(crate) async fn handle(&self, request: Request<Incoming>, connection: &ConnActivity) -> Response {
         let _in_flight = InFlight::enter(&self.metrics, connection);
         let started = Instant::now();
         // Kept only for the log line; both clones are cheap (the URI shares the read buffer).
         let logged = self.access_log.as_ref().map(|_| (request.method().clone(), request.uri().clone()));
 
-        let (route, response) = self.router.route(request, peer).await;
+        let (route, response) = self.router.route(request).await;
 
         let elapsed = started.elapsed();
         self.metrics.observe(route, response.status(), elapsed);

@@ -28,7 +28,7 @@ mod throttle;
 mod validate;
 
 use std::error::Error as StdError;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ use hyper::body::{Body as HttpBody, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 
-use crate::client_ip::TrustedProxies;
+use crate::client_ip::{PeerAddr, TrustedProxies};
 use crate::config::{LoginThrottleConfig, StudentsConfig};
 use crate::error::StartupError;
 use crate::http::{self, Response};
@@ -202,16 +202,15 @@ impl StudentsApi {
         self.rest(path).and_then(Route::parse).map(Route::allow)
     }
 
-    /// `peer`: the connection's peer address (the client, unless it is a trusted proxy).
-    pub(crate) async fn handle(&self, req: Request<Incoming>, peer: IpAddr) -> Response {
-        self.respond(req, peer).await
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response {
+        self.respond(req).await
     }
 
     fn rest<'p>(&self, path: &'p str) -> Option<&'p str> {
         path.strip_prefix(self.prefix.as_str()).filter(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
-    async fn respond<B>(&self, req: Request<B>, peer: IpAddr) -> Response
+    async fn respond<B>(&self, req: Request<B>) -> Response
     where
         B: HttpBody,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -223,6 +222,7 @@ impl StudentsApi {
         let header = parts.headers.get(AUTHORIZATION);
         let verdict = match &self.throttle {
             Some(throttle) => {
+                let peer = parts.extensions.get::<PeerAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
                 let client = self.trusted_proxies.client(peer, &parts.headers);
                 // A request without credentials is refused but guesses nothing: it is not counted.
                 throttle.attempt(client, Instant::now(), header.is_some(), || auth.allows(header))
@@ -353,7 +353,7 @@ mod tests {
         let request = request.body(Full::new(Bytes::new())).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let response = api.respond(request, IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)).await;
+            let response = api.respond(request).await;
             let status = response.status();
             let body = response.into_body().collect().await.unwrap().to_bytes();
             (status, String::from_utf8(body.to_vec()).unwrap())
