@@ -27,8 +27,8 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
 }
 
 /// A JSON response that caches must not keep (health and readiness change over time).
-pub(crate) fn json_no_store(status: StatusCode, body: &'static [u8]) -> Response {
-    let mut response = json_bytes(status, Bytes::from_static(body));
+pub(crate) fn json_no_store(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut response = json_bytes(status, body);
     response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
     response
 }

@@ -58,23 +58,21 @@ impl Ops {
     }
 
     pub(crate) fn healthz(&self) -> Response {
-        http::json_no_store(StatusCode::OK, br#"{"status":"ok"}"#)
+        http::json_no_store(StatusCode::OK, &br#"{"status":"ok"}"#[..])
     }
 
     /// 200 while serving; 503 once shutdown begins, or while the student store, meant to be
     /// writable, is not (`store_unready`: why, such as its lock held by another process).
     pub(crate) fn readyz(&self, store_unready: Option<&str>) -> Response {
         if !self.readiness.is_ready() {
-            return http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"shutting down"}"#);
+            return http::json_no_store(StatusCode::SERVICE_UNAVAILABLE, &br#"{"status":"shutting down"}"#[..]);
         }
         match store_unready {
-            None => http::json_no_store(StatusCode::OK, br#"{"status":"ready"}"#),
-            Some(reason) => {
-                let body = serde_json::json!({"status": "not ready", "reason": reason}).to_string();
-                let mut response = http::json_bytes(StatusCode::SERVICE_UNAVAILABLE, body);
-                response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
-                response
-            }
+            None => http::json_no_store(StatusCode::OK, &br#"{"status":"ready"}"#[..]),
+            Some(reason) => http::json_no_store(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"status": "not ready", "reason": reason}).to_string(),
+            ),
         }
     }
 
