@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(c.login_throttle.max_failures, 10);
         assert_eq!(c.login_throttle.window, Duration::from_secs(60));
         assert_eq!(c.login_throttle.max_clients, 10_000);
-        assert!(c.login_throttle.trusted_proxies.is_empty());
+        assert_eq!(c.login_throttle.trusted_proxies, TrustedProxies::default());
     }
 
     #[test]
