@@ -13,10 +13,8 @@ const USAGE_ERROR: u8 = 2;
 pub(crate) const USAGE: &str = "\
 usage: back [--healthcheck | --probe URL [--expect STATUS] | --version | --help]
 
-  (no argument)   run the server (configured by environment variables: HOST, PORT,
-                  STORIES_FILE, CORS_ALLOW_ORIGIN, LOG_FORMAT, ACCESS_LOG, SHUTDOWN_TIMEOUT,
-                  HEADER_READ_TIMEOUT, IDLE_TIMEOUT, STUDENTS_API_PREFIX, API_USERNAME[_FILE],
-                  API_PASSWORD[_FILE], STUDENT_AGE_FILE)
+  (no argument)   run the server, configured by environment variables (HOST, PORT, ...: the
+                  configuration table of the README lists every one)
   --healthcheck   GET /healthz of the server on this machine (HOST, PORT); exit 0 if 200
   --probe URL     GET an http:// URL; exit 0 on a 2xx answer
     --expect STATUS   exit 0 only on this status instead (e.g. 401), exit 1 on any other
