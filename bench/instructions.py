@@ -18,10 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from testkit import free_port
+from testkit import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".cache" / "bench" / "callgrind"
@@ -40,14 +39,8 @@ def instructions(binary: Path, requests: int, path: str, auth: bool, out: Path) 
         proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(600):
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    conn.request("GET", "/healthz")
-                    conn.getresponse().read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, process=proc)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             headers = {"Authorization": "Basic " + base64.b64encode(b"root:root").decode()} if auth else {}
             for _ in range(requests):
                 conn.request("GET", path, headers=headers)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit import free_port
+from testkit import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".cache" / "bin"
@@ -76,16 +76,10 @@ http:
     proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     host = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if http_get(f"http://{host}/v2/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"docker-registry did not answer on {host}:\n{(base / 'registry.log').read_text()}")
-            time.sleep(0.2)
+        try:
+            wait_http(f"http://{host}/v2/", timeout=30, process=proc, interval=0.2)
+        except TimeoutError:
+            pytest.fail(f"docker-registry did not answer on {host}:\n{(base / 'registry.log').read_text()}")
         yield host
     finally:
         proc.terminate()
