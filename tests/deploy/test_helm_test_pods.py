@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, VALUES, helm_template, load_docs
 
 sys.path.insert(0, str(ROOT / "tests" / "front"))
-from harness import BACK_BINARY, STUDENTS_PREFIX, Back, Front, new_workdir
+from harness import BACK_BINARY, STUDENTS_PREFIX, Front, new_workdir, start_stack
 
 # The chart's prefix is the one the harness's front and back use.
 assert STUDENTS_PREFIX == "/supmit/api/v1.0"
@@ -32,8 +32,8 @@ test_pod_commands.__test__ = False  # a helper, not a test
 def run_on_host(command: list[str], stack) -> subprocess.CompletedProcess:
     """A test pod's command on this machine: the back binary, the Services' URLs as the local ports."""
     assert command[0] == "/back"
-    args = [a.replace("http://racontemoi-front:80", stack["front"].origin)
-             .replace("http://racontemoi-back:5000", stack["back"].url) for a in command[1:]]
+    args = [a.replace("http://racontemoi-front:80", stack.front.origin)
+             .replace("http://racontemoi-back:5000", stack.back.url) for a in command[1:]]
     return subprocess.run([str(BACK_BINARY), *args], capture_output=True, text=True, timeout=30)
 
 
@@ -43,19 +43,16 @@ def stack():
     if not BACK_BINARY.exists():
         pytest.fail(f"{BACK_BINARY} is missing: the deploy stage builds it (cargo build --release -p back)")
     workdir = new_workdir("helm-test")
-    started = {}
+    started = []
 
-    def start(credentials: bool) -> dict:
+    def start(credentials: bool):
         env = {} if credentials else {"API_USERNAME": None, "API_PASSWORD": None}
-        started["back"] = Back(workdir / "back", env_overrides=env).start()
-        started["front"] = Front(workdir / "front", env_overrides={"BACK_URL": started["back"].url}).start()
-        return started
+        started.append(start_stack(workdir, len(started), env))
+        return started[-1]
 
     yield start
-    if "front" in started:
-        started["front"].stop()
-    if "back" in started:
-        started["back"].stop()
+    for running in started:
+        running.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -70,7 +67,7 @@ def test_helm_test_pods_pass_then_fail_without_the_back(credentials, values, sta
         proc = run_on_host(command, running)
         assert proc.returncode == 0, f"{name}: {command}: {proc.stdout}{proc.stderr}"
     # The front alone, its back gone: nginx answers 502, and every test pod fails.
-    running["back"].stop()
+    running.back.stop()
     for name, command in commands.items():
         proc = run_on_host(command, running)
         assert proc.returncode == 1, f"{name} passed without a back: {proc.stdout}{proc.stderr}"

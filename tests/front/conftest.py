@@ -4,11 +4,10 @@ Debian's Chromium driven by playwright."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 
 import pytest
 
-from harness import REPO, STUDENTS_PREFIX, Back, Front, new_workdir
+from harness import REPO, STUDENTS_PREFIX, Back, Front, Stack, new_workdir, start_stack
 
 ARTIFACTS = REPO / ".cache" / "artifacts" / "front"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,12 +25,6 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@dataclass
-class Stack:
-    back: Back
-    front: Front
-
-
 @pytest.fixture
 def workdir():
     path = new_workdir("front")
@@ -45,19 +38,12 @@ def make_stack(workdir):
     started: list[Stack] = []
 
     def make(back_env: dict[str, str | None] | None = None, **front_env: str) -> Stack:
-        index = len(started)
-        front = Front(workdir / f"front{index}", env_overrides=front_env)
-        back = Back(workdir / f"back{index}", cors_allow_origin=front.origin, env_overrides=back_env or {}).start()
-        front.env_overrides.setdefault("BACK_URL", back.url)
-        stack = Stack(back, front)
-        started.append(stack)
-        front.start()
-        return stack
+        started.append(start_stack(workdir, len(started), back_env, **front_env))
+        return started[-1]
 
     yield make
     for stack in started:
-        stack.front.stop()
-        stack.back.stop()
+        stack.stop()
 
 
 @pytest.fixture

@@ -251,6 +251,31 @@ class Front:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+@dataclass
+class Stack:
+    back: Back
+    front: Front
+
+    def stop(self) -> None:
+        self.front.stop()
+        self.back.stop()
+
+
+def start_stack(workdir: Path, index: int, back_env: dict[str, str | None] | None = None,
+                **front_env: str) -> Stack:
+    """Starts the real back and a front proxying to it (BACK_URL, unless front_env sets it), in
+    workdir/back<index> and workdir/front<index>; the back allows the front's origin (CORS)."""
+    front = Front(workdir / f"front{index}", env_overrides=front_env)
+    back = Back(workdir / f"back{index}", cors_allow_origin=front.origin, env_overrides=back_env or {}).start()
+    front.env_overrides.setdefault("BACK_URL", back.url)
+    try:
+        front.start()
+    except BaseException:
+        back.stop()
+        raise
+    return Stack(back, front)
+
+
 def new_workdir(prefix: str) -> Path:
     # Not pytest's tmp_path: its parents are private to the user, and nginx's workers are not.
     path = Path(tempfile.mkdtemp(prefix=f"racontemoi-{prefix}-"))
