@@ -5,7 +5,6 @@
 //!
 //! The lock file is never removed: removing it would let two processes lock two different files.
 
-use std::ffi::OsString;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,10 +26,7 @@ pub(crate) enum NotLocked {
 
 /// `<dir>/.<file name>.lock`, next to the store file.
 pub(crate) fn lock_path(store: &Path) -> PathBuf {
-    let mut name = OsString::from(".");
-    name.push(store.file_name().unwrap_or_default());
-    name.push(".lock");
-    store.with_file_name(name)
+    store.with_file_name(super::store::hidden_sibling_name(store, ".lock"))
 }
 
 /// Takes the lock at once, or says why not.

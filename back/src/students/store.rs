@@ -262,10 +262,7 @@ fn replace_file(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(path.file_name().unwrap_or_default());
-    temp_name.push(".tmp");
-    let temp = dir.join(temp_name);
+    let temp = dir.join(hidden_sibling_name(path, ".tmp"));
 
     let written = write_synced(&temp, render).and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
@@ -275,6 +272,15 @@ fn replace_file(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -
     }
     let outcome = File::open(dir).and_then(|d| d.sync_all()).map_err(|e| WriteError::NotDurable(Arc::new(e)));
     Commit { renamed: true, outcome }
+}
+
+/// `.<file name><suffix>`: the name of a hidden file next to the store file (its temporary copy,
+/// its lock).
+pub(crate) fn hidden_sibling_name(path: &Path, suffix: &str) -> std::ffi::OsString {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(suffix);
+    name
 }
 
 fn write_synced(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
