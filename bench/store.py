@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+import procstat
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/supmit/api/v1.0"
 AUTH = "Basic " + base64.b64encode(b"root:root").decode()
@@ -73,19 +75,8 @@ def file_only_write(path, content):
 
 
 def status_of(pid, field):
-    """A `kB` field of /proc/<pid>/status, in bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process so far (on a shared machine, wall time also counts waiting for a core)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM), in bytes."""
+    return procstat.memory_kib(pid, field) * 1024
 
 
 class Back:
@@ -113,7 +104,8 @@ class Back:
                 pass
             time.sleep(0.0005)
         self.startup = time.perf_counter() - self.started
-        self.startup_cpu = cpu_seconds(self.proc.pid)
+        # utime + stime so far (on a shared machine, wall time also counts waiting for a core).
+        self.startup_cpu = procstat.cpu_seconds(self.proc.pid)
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
 
