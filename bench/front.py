@@ -14,7 +14,6 @@ import platform
 import re
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import tarfile
@@ -133,17 +132,8 @@ def front_workers():
 
 
 def peer_server(tmp, back_addr):
-    def argv(port):
-        conf_dir = tmp / f"nginx-proxy-{port}"
-        conf_dir.mkdir(exist_ok=True)
-        template = string.Template((servers.PEERS / "nginx-proxy.conf").read_text())
-        conf = conf_dir / "nginx.conf"
-        conf.write_text(template.substitute(dir=conf_dir, port=port, back=back_addr,
-                                            workers=front_workers()))
-        return [servers.NGINX, "-q", "-c", str(conf), "-e", str(conf_dir / "error.log")]
-
-    return servers.Server("peer", argv, {"story": servers.STORY}, "on, → file",
-                          Path(servers.NGINX))
+    argv = servers.nginx_argv("nginx-proxy.conf", tmp, back=back_addr, workers=front_workers())
+    return servers.Server("peer", argv, {"story": servers.STORY}, "on, → file", Path(servers.NGINX))
 
 
 def load(stack, name, seconds, connections):

@@ -64,20 +64,24 @@ def gunicorn(fx):
                   env={"STORIES_FILE": str(fx.stories), "STUDENT_AGE_FILE": str(fx.students)})
 
 
-def nginx(fx):
-    """Renders one config per port into the fixture dir (nginx takes its port from the config)."""
-    line = fx.stories.read_text(encoding="utf-8").splitlines()[0]
-    body = "".join(c for c in line if c not in '"\\$')
-
+def nginx_argv(template, base_dir, **values):
+    """argv(port) for an nginx peer: renders bench/peers/<template> with `dir`, `port` and values
+    into base_dir/<template's stem>-<port>/nginx.conf (nginx takes its port from the config)."""
     def argv(port):
-        conf_dir = fx.dir / f"nginx-{port}"
+        conf_dir = base_dir / f"{Path(template).stem}-{port}"
         conf_dir.mkdir(exist_ok=True)
-        template = string.Template((PEERS / "nginx.conf").read_text())
         conf = conf_dir / "nginx.conf"
-        conf.write_text(template.substitute(dir=conf_dir, port=port, body=body))
+        conf.write_text(string.Template((PEERS / template).read_text()).substitute(dir=conf_dir, port=port, **values))
         return [NGINX, "-q", "-c", str(conf), "-e", str(conf_dir / "error.log")]
 
-    return Server("nginx", argv, {"story": "/"}, "on, → /dev/null", Path(NGINX))
+    return argv
+
+
+def nginx(fx):
+    line = fx.stories.read_text(encoding="utf-8").splitlines()[0]
+    body = "".join(c for c in line if c not in '"\\$')
+    return Server("nginx", nginx_argv("nginx.conf", fx.dir, body=body), {"story": "/"}, "on, → /dev/null",
+                  Path(NGINX))
 
 
 def command(server, port):
