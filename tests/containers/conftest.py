@@ -1,4 +1,4 @@
-"""Shared fixtures of the containers stage: the docker and compose CLIs, a small HTTP client, and the compose stack the end-to-end tests run against.
+"""Shared fixtures of the containers stage: the docker and compose CLIs, and the compose stack the end-to-end tests run against.
 
 The images are built beforehand by tests/containers/build_images.sh (scripts/stages/containers.sh
 runs it), under the names compose.yaml uses; the tests never build, they only run.
@@ -6,20 +6,17 @@ runs it), under the names compose.yaml uses; the tests never build, they only ru
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from testkit import free_port
+from testkit import free_port, http  # noqa: F401 (http: for the tests, from here)
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_TAG = os.environ.get("IMAGE_TAG", "local")
@@ -90,39 +87,6 @@ def process_status(container: str) -> dict[str, str]:
     pid = inspect(container)["State"]["Pid"]
     with open(f"/proc/{pid}/status", encoding="utf-8") as status:
         return dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def http(method: str, url: str, *, body: object | None = None,
-         auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 10) -> Response:
-    """One HTTP request; answers of every status come back as a Response (no exception)."""
-    assert url.startswith("http://127.0.0.1:"), "tests only talk to 127.0.0.1"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if auth is not None:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return Response(answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
 def wait_healthy(container: str, timeout: float = 60) -> None:

@@ -9,18 +9,16 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from testkit import free_port, wait_http
+from testkit import Response, free_port, http, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".cache" / "bin"
@@ -47,12 +45,6 @@ def run(*args, cwd: Path = ROOT, check: bool = True, **kwargs) -> subprocess.Com
 
 def docker(*args, check: bool = True) -> subprocess.CompletedProcess:
     return run(DOCKER, *args, check=check)
-
-
-def http_get(url: str, timeout: float = 5, headers: dict | None = None):
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.status, response.headers, response.read()  # headers: case-insensitive
 
 
 @pytest.fixture(scope="session")
@@ -90,25 +82,31 @@ http:
         log.close()
 
 
+def registry_get(url: str, headers: dict | None = None) -> Response:
+    """A GET of the registry's API that must succeed."""
+    answer = http("GET", url, headers=headers)
+    assert answer.status == 200, f"GET {url}: {answer.status} {answer.text}"
+    return answer
+
+
 def registry_tags(host: str, name: str) -> list[str]:
-    try:
-        return json.loads(http_get(f"http://{host}/v2/{name}/tags/list")[2]).get("tags") or []
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return []
-        raise
+    answer = http("GET", f"http://{host}/v2/{name}/tags/list")
+    if answer.status == 404:
+        return []
+    assert answer.status == 200, f"tags of {name}: {answer.status} {answer.text}"
+    return answer.json().get("tags") or []
 
 
 def registry_catalog(host: str) -> list[str]:
-    return json.loads(http_get(f"http://{host}/v2/_catalog")[2])["repositories"]
+    return registry_get(f"http://{host}/v2/_catalog").json()["repositories"]
 
 
 def manifest_digest(host: str, name: str, reference: str) -> str:
     accept = ("application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
               "application/vnd.docker.distribution.manifest.v2+json, "
               "application/vnd.docker.distribution.manifest.list.v2+json")
-    return http_get(f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": accept})[1][
-        "Docker-Content-Digest"]
+    return registry_get(f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": accept}).headers[
+        "docker-content-digest"]
 
 
 def make_clone(dest: Path) -> Path:

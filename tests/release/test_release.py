@@ -10,7 +10,6 @@ import subprocess
 import tarfile
 import time
 import tomllib
-import urllib.error
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from conftest import (
     ROOT,
     docker,
     free_port,
-    http_get,
+    http,
     make_clone,
     manifest_digest,
     registry_catalog,
@@ -80,14 +79,17 @@ def test_images_carry_the_oci_labels(release, pulled):
 
 
 def wait_for(url: str, timeout: float = 30):
+    """The first successful answer of url (a container just started may refuse or fail at first)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return http_get(url)
-        except (OSError, urllib.error.HTTPError):
+            answer = http("GET", url)
+            if answer.status < 400 or time.monotonic() > deadline:
+                return answer
+        except OSError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.3)
+        time.sleep(0.3)
 
 
 def test_images_pulled_by_digest_run(release, pulled):
@@ -103,12 +105,12 @@ def test_images_pulled_by_digest_run(release, pulled):
         docker("run", "--detach", "--rm", "--label", label, "--network", network,
                "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
                "--env", "BACK_URL=http://back:5000", "--publish", f"127.0.0.1:{front_port}:8080", pulled["front"])
-        status, headers, body = wait_for(f"http://127.0.0.1:{back_port}/racontemoiunehistoire")
-        assert status == 200 and headers["Content-Type"].startswith("text/plain") and body.strip()
-        status, _, page = wait_for(f"http://127.0.0.1:{front_port}/")
-        assert status == 200 and b"Raconte-moi une histoire" in page
-        status, _, story = wait_for(f"http://127.0.0.1:{front_port}/racontemoiunehistoire")
-        assert status == 200 and story.strip()
+        story = wait_for(f"http://127.0.0.1:{back_port}/racontemoiunehistoire")
+        assert story.status == 200 and story.headers["content-type"].startswith("text/plain") and story.body.strip()
+        page = wait_for(f"http://127.0.0.1:{front_port}/")
+        assert page.status == 200 and b"Raconte-moi une histoire" in page.body
+        story = wait_for(f"http://127.0.0.1:{front_port}/racontemoiunehistoire")
+        assert story.status == 200 and story.body.strip()
     finally:
         ids = docker("ps", "--all", "--quiet", "--filter", f"label={label}", check=False).stdout.split()
         if ids:
