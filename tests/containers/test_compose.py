@@ -8,6 +8,8 @@ import json
 import subprocess
 import tarfile
 import uuid
+from http.client import HTTPConnection
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +74,34 @@ def test_front_proxies_a_story_from_the_back(stack):
     assert story.text.strip()
     as_json = http("GET", f"{stack.front}/racontemoiunehistoire", headers={"Accept": "application/json"})
     assert as_json.status == 200 and as_json.json()["histoire"].strip()
+
+
+def tcp_active_opens(container: str) -> int:
+    """TCP connections opened from the container's network namespace so far: ActiveOpens of its
+    /proc/net/snmp, read from the host through its main process."""
+    pid = inspect(container)["State"]["Pid"]
+    snmp = Path(f"/proc/{pid}/net/snmp").read_text()
+    names, values = (line.split() for line in snmp.splitlines() if line.startswith("Tcp:"))
+    return int(values[names.index("ActiveOpens")])
+
+
+def test_the_front_keeps_its_connections_to_the_back(stack):
+    """The issue's count, on the published stack: 200 stories through the front on one client
+    connection. Without an upstream keepalive the front's network namespace opened 200 TCP
+    connections (one per request, each then 60 s in TIME-WAIT); now a handful."""
+    requests = 200
+    front = stack.container("front")
+    before = tcp_active_opens(front)
+    connection = HTTPConnection("127.0.0.1", stack.front_port, timeout=10)
+    try:
+        for _ in range(requests):
+            connection.request("GET", "/racontemoiunehistoire")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read().strip()
+    finally:
+        connection.close()
+    opened = tcp_active_opens(front) - before
+    assert opened <= requests // 50, f"the front opened {opened} connections for {requests} stories"
 
 
 def test_students_api_needs_credentials(stack):
