@@ -52,6 +52,46 @@ def test_upstream_connections_are_reused(stack):
     assert opened <= requests // 50, f"the back accepted {opened} connections for {requests} requests"
 
 
+def test_upstream_connections_are_reused_after_many_concurrent_requests(stack):
+    """200 requests in flight through the front at once, three times: the back is paused
+    (SIGSTOP) while 200 clients each send a request, so that nginx holds 200 upstream
+    connections at the same moment, then resumed. The connections freed afterwards are all kept
+    for the next round: the back accepts about 200 connections in all. With an idle cache
+    smaller than the load (keepalive 64), nginx closed the rest after each round and opened them
+    again (472 here; under wrk -c256 a quarter of the requests opened a connection and
+    throughput halved)."""
+    clients, rounds = 200, 3
+    connections = [http.client.HTTPConnection("127.0.0.1", stack.front.port, timeout=30)
+                   for _ in range(clients)]
+    statuses: list[int | str] = []
+
+    def ask(connection: http.client.HTTPConnection) -> None:
+        try:
+            statuses.append(get_on(connection, "/racontemoiunehistoire")[0])
+        except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+            statuses.append(repr(error))
+
+    before = accepted_connections(stack.back)
+    try:
+        for _ in range(rounds):
+            stack.back.process.send_signal(signal.SIGSTOP)
+            try:
+                threads = [threading.Thread(target=ask, args=(c,)) for c in connections]
+                for thread in threads:
+                    thread.start()
+                time.sleep(1.5)  # every request reaches nginx, which sends it to the paused back
+            finally:
+                stack.back.process.send_signal(signal.SIGCONT)
+            for thread in threads:
+                thread.join(timeout=60)
+    finally:
+        for connection in connections:
+            connection.close()
+    assert statuses == [200] * clients * rounds, sorted(set(map(str, statuses)))
+    opened = accepted_connections(stack.back) - before - 1
+    assert opened <= clients + clients // 4, f"the back accepted {opened} connections for {clients} clients"
+
+
 def test_a_restart_of_the_back_between_requests_gives_no_502(stack):
     """The connections nginx keeps belong to the old process; the next request must still reach
     the new one, whether the back stopped gracefully or was killed."""
