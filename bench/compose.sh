@@ -11,7 +11,8 @@
 # cannot be pulled), tagged `bench`; with --front-rev, the front image is built from front/ of
 # that revision instead (e.g. 4b9ceb0, the "before"). Runs compose project racontemoi-bench on
 # 127.0.0.1:${BACK_PORT:-5000} and :${FRONT_PORT:-8080}, and removes it at the end. About 2 min
-# once the images are built. Prints Markdown and writes it to .cache/bench/compose.md.
+# once the images are built. bench/compose.py loads it and reports: it prints Markdown and
+# writes it to .cache/bench/compose.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,37 +42,5 @@ compose() { .cache/venv-containers/bin/docker-compose --file compose.yaml "$@"; 
 trap 'compose down --volumes >/dev/null 2>&1' EXIT
 compose up --detach --wait --no-build >&2
 
-# load SECONDS URL [wrk options]: "req/s | p99" of one wrk run
-load() {
-    local seconds=$1 url=$2
-    shift 2
-    wrk -t1 -c32 -d"${seconds}s" --latency "$@" "$url" |
-        awk '/Requests\/sec/ {r = $2} /^ +99%/ {p = $2} END {printf "%d | %s", r, p}'
-}
-median_of_3() { printf '%s\n' "$@" | sort -t'|' -k1,1n | sed -n 2p; }
-
-story="/racontemoiunehistoire"
-direct=$(load 5 "http://$back$story")
-first=$(load 5 "http://$front$story")
-load 50 "http://$front$story" >/dev/null
-after=$(median_of_3 "$(load 5 "http://$front$story")" "$(load 5 "http://$front$story")" \
-    "$(load 5 "http://$front$story")")
-styles=$(load 5 "http://$front/styles.css" -H "Accept-Encoding: gzip")
-healthz=$(load 5 "http://$front/healthz")
-
-mkdir -p .cache/bench
-{
-    echo "## racontemoi on the compose stack, $(date -u '+%Y-%m-%d %H:%M') UTC"
-    echo
-    echo "\`bench/compose.sh${front_rev:+ --front-rev $front_rev}\` · front image from" \
-        "${front_rev:-the working tree} · wrk \`-t1 -c32 -d5s\` · load average at start" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo
-    echo "| path | req/s | p99 |"
-    echo "|---|---|---|"
-    echo "| story, the back's port | $direct |"
-    echo "| story through the front, first 5 s | $first |"
-    echo "| the same after a minute of such load (3 runs of 5 s, median) | $after |"
-    echo "| \`/styles.css\` through the front (gzip) | $styles |"
-    echo "| \`/healthz\` (the front's \`return 200\`) | $healthz |"
-} | tee .cache/bench/compose.md
+.cache/venv-bench/bin/python bench/compose.py --back "http://$back" --front "http://$front" \
+    ${front_rev:+--front-rev "$front_rev"}
