@@ -82,11 +82,24 @@ def inspect(obj: str) -> dict:
     return json.loads(docker("inspect", obj).stdout)[0]
 
 
-def process_status(container: str) -> dict[str, str]:
-    """/proc/<pid>/status of the container's main process, seen from the host."""
+def proc_file(container: str, name: str) -> str:
+    """/proc/<pid>/<name> of the container's main process, read from the host."""
     pid = inspect(container)["State"]["Pid"]
-    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
-        return dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
+    return Path(f"/proc/{pid}/{name}").read_text(encoding="utf-8")
+
+
+def process_status(container: str) -> dict[str, str]:
+    """/proc/<pid>/status of the container's main process."""
+    status = proc_file(container, "status")
+    return dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+
+
+def tcp_active_opens(container: str) -> int:
+    """TCP connections opened from the container's network namespace so far: ActiveOpens of its
+    /proc/net/snmp."""
+    snmp = proc_file(container, "net/snmp")
+    names, values = (line.split() for line in snmp.splitlines() if line.startswith("Tcp:"))
+    return int(values[names.index("ActiveOpens")])
 
 
 def wait_healthy(container: str, timeout: float = 60) -> None:

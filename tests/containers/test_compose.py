@@ -9,11 +9,20 @@ import subprocess
 import tarfile
 import uuid
 from http.client import HTTPConnection
-from pathlib import Path
 
 import pytest
 
-from conftest import DEFAULT_CREDENTIALS, REPO, STUDENTS_PREFIX, docker, http, inspect, process_status, wait_healthy
+from conftest import (
+    DEFAULT_CREDENTIALS,
+    REPO,
+    STUDENTS_PREFIX,
+    docker,
+    http,
+    inspect,
+    process_status,
+    tcp_active_opens,
+    wait_healthy,
+)
 
 STUDENT = f"persist-{uuid.uuid4().hex[:8]}"
 
@@ -74,15 +83,6 @@ def test_front_proxies_a_story_from_the_back(stack):
     assert story.text.strip()
     as_json = http("GET", f"{stack.front}/racontemoiunehistoire", headers={"Accept": "application/json"})
     assert as_json.status == 200 and as_json.json()["histoire"].strip()
-
-
-def tcp_active_opens(container: str) -> int:
-    """TCP connections opened from the container's network namespace so far: ActiveOpens of its
-    /proc/net/snmp, read from the host through its main process."""
-    pid = inspect(container)["State"]["Pid"]
-    snmp = Path(f"/proc/{pid}/net/snmp").read_text()
-    names, values = (line.split() for line in snmp.splitlines() if line.startswith("Tcp:"))
-    return int(values[names.index("ActiveOpens")])
 
 
 def test_the_front_keeps_its_connections_to_the_back(stack):
