@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the api stage needs, idempotently: Debian's php-cli (runs a client written the
-# way the old PHP page read the API) and a venv .cache/venv-api with schemathesis
+# way the old PHP page read the API), postgresql (the real server the stage runs the back on,
+# started by tests/testkit/postgres.py; its pgbench serves bench/postgres.sh) and openssl (the
+# TLS tests' own CA), and a venv .cache/venv-api with schemathesis and pytest
 # (tests/api/requirements.txt, pinned in tests/constraints.txt) and the shared testkit, which starts
-# the back. The Rust toolchain comes from scripts/setup/back.sh.
+# the back and PostgreSQL. The Rust toolchain comes from scripts/setup/back.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-apt_install php-cli
+apt_install php-cli postgresql openssl
 python_venv .cache/venv-api tests/api/requirements.txt
