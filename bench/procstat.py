@@ -28,8 +28,10 @@ def tree(root):
     return pids
 
 
-def cpu_seconds(root):
-    """utime + stime of every live process in the tree (each includes its exited threads)."""
+def cpu_seconds(root, reaped=False):
+    """utime + stime of every live process in the tree (each includes its exited threads); with
+    reaped, also the root's children that exited and were waited for (cutime + cstime): a server
+    that forks a process per connection, such as PostgreSQL's postmaster, once its clients left."""
     total = 0
     for pid in tree(root):
         try:
@@ -37,6 +39,8 @@ def cpu_seconds(root):
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+        if reaped and pid == root:
+            total += int(fields[13]) + int(fields[14])  # fields 16 and 17
     return total / CLK_TCK
 
 

@@ -23,10 +23,13 @@ def _ms(text):
     return float(value) * _UNITS[unit]
 
 
-def run(url, connections, seconds, headers=()):
+def run(url, connections, seconds, headers=(), script=None, script_args=()):
+    """script: a Lua file for wrk's -s (e.g. bench/create.lua), script_args what follows `--`."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for header in headers:
         cmd += ["-H", header]
+    if script is not None:
+        cmd += ["-s", str(script), "--", *map(str, script_args)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          timeout=seconds + 30).stdout
