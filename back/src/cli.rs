@@ -2,6 +2,7 @@
 //! `run` carries it out: the server, or a one-shot command. `main.rs` only calls `run`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{self, Config};
@@ -12,6 +13,7 @@ const USAGE_ERROR: u8 = 2;
 
 pub(crate) const USAGE: &str = "\
 usage: back [--healthcheck | --probe URL [--expect STATUS] | --version | --help]
+       back students import FILE [--replace] | back students export
 
   (no argument)   run the server, configured by environment variables (HOST, PORT, ...: the
                   configuration table of the README lists every one)
@@ -19,7 +21,12 @@ usage: back [--healthcheck | --probe URL [--expect STATUS] | --version | --help]
   --probe URL     GET an http:// URL; exit 0 on a 2xx answer
     --expect STATUS   exit 0 only on this status instead (e.g. 401), exit 1 on any other
   --version       print the version
-  --help          print this help";
+  --help          print this help
+  students import FILE [--replace]
+                  load a student_age.json (flat or wrapped) into the database of
+                  STUDENTS_DATABASE_URL, in one transaction; refused if one of its students is
+                  already there, unless --replace (the database then holds the file's students)
+  students export write the database's students to stdout in the original flat format";
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Command {
@@ -32,6 +39,13 @@ pub(crate) enum Command {
     },
     Version,
     Help,
+    /// `students import FILE [--replace]`.
+    StudentsImport {
+        file: PathBuf,
+        replace: bool,
+    },
+    /// `students export`.
+    StudentsExport,
 }
 
 /// Runs the command given by `args` (the arguments after the program name); its exit code.
@@ -40,6 +54,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Command::Serve) => serve(),
         Ok(Command::Healthcheck) => healthcheck(),
         Ok(Command::Probe { url, expect }) => probe_url(&url, expect),
+        Ok(Command::StudentsImport { file, replace }) => students_command(|database| {
+            crate::students::postgres::transfer::import(database, &file, replace).map(|line| eprintln!("back: {line}"))
+        }),
+        Ok(Command::StudentsExport) => students_command(|database| {
+            crate::students::postgres::transfer::export(database, &mut std::io::stdout().lock()).map(|_| ())
+        }),
         Ok(Command::Version) => {
             println!("back {}", crate::VERSION);
             ExitCode::SUCCESS
@@ -68,6 +88,28 @@ fn serve() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             log::error(&error.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a `students` command on the database of `STUDENTS_DATABASE_URL`.
+fn students_command(command: impl FnOnce(&config::DatabaseConfig) -> Result<(), String>) -> ExitCode {
+    let database = match config::database_from_env() {
+        Ok(Some(database)) => database,
+        Ok(None) => {
+            eprintln!("back: STUDENTS_DATABASE_URL (or STUDENTS_DATABASE_URL_FILE) is not set: import and export work on the database");
+            return ExitCode::from(USAGE_ERROR);
+        }
+        Err(error) => {
+            eprintln!("back: {error}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    match command(&database) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("back: {problem}");
             ExitCode::FAILURE
         }
     }
@@ -119,7 +161,32 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
             };
             Command::Probe { url, expect }
         }
+        Some("students") => return parse_students(args),
         _ => return Err(format!("unknown argument {first:?}")),
+    };
+    match args.next() {
+        Some(extra) => Err(format!("unexpected argument {extra:?}")),
+        None => Ok(command),
+    }
+}
+
+/// `students import FILE [--replace]` or `students export`, after `students`.
+fn parse_students(mut args: impl Iterator<Item = OsString>) -> Result<Command, String> {
+    let command = match args.next().as_ref().and_then(|a| a.to_str()) {
+        Some("import") => {
+            let (mut file, mut replace) = (None, false);
+            for arg in args {
+                match arg.to_str() {
+                    Some("--replace") if !replace => replace = true,
+                    _ if file.is_none() && !arg.to_string_lossy().starts_with("--") => file = Some(PathBuf::from(arg)),
+                    _ => return Err(format!("unexpected argument {arg:?}")),
+                }
+            }
+            let file = file.ok_or("students import needs a FILE (a student_age.json)")?;
+            return Ok(Command::StudentsImport { file, replace });
+        }
+        Some("export") => Command::StudentsExport,
+        _ => return Err("students takes import FILE [--replace] or export".into()),
     };
     match args.next() {
         Some(extra) => Err(format!("unexpected argument {extra:?}")),
@@ -156,6 +223,25 @@ mod tests {
             parse_strs(&["--probe", "http://a/", "--expect", "401"]),
             Ok(Command::Probe { url: "http://a/".into(), expect: Some(401) })
         );
+        assert_eq!(
+            parse_strs(&["students", "import", "s.json"]),
+            Ok(Command::StudentsImport { file: "s.json".into(), replace: false })
+        );
+        assert_eq!(
+            parse_strs(&["students", "import", "--replace", "s.json"]),
+            Ok(Command::StudentsImport { file: "s.json".into(), replace: true })
+        );
+        assert_eq!(parse_strs(&["students", "export"]), Ok(Command::StudentsExport));
+        for bad in [
+            &["students"][..],
+            &["students", "import"],
+            &["students", "import", "a", "b"],
+            &["students", "import", "a", "--force"],
+            &["students", "export", "x"],
+            &["students", "list"],
+        ] {
+            assert!(parse_strs(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client_ip::TrustedProxies;
+use crate::students::postgres::url::{self as database_url, Target};
 
 /// The whole configuration of the back.
 #[derive(Debug, Clone)]
@@ -53,6 +54,21 @@ pub(crate) struct StudentsConfig {
     pub(crate) read_only: bool,
     /// `STUDENTS_MAX`: a create beyond this many students is refused (409).
     pub(crate) max: usize,
+    /// `STUDENTS_DATABASE_URL`: the students live in PostgreSQL; `None`: in `store_file`.
+    pub(crate) database: Option<DatabaseConfig>,
+}
+
+/// The PostgreSQL store's settings (`STUDENTS_DATABASE_*`).
+#[derive(Debug, Clone)]
+pub(crate) struct DatabaseConfig {
+    /// The server, the login and TLS, from the URL and `STUDENTS_DATABASE_CA_FILE`.
+    pub(crate) target: Target,
+    /// Connections kept open at most (`STUDENTS_DATABASE_POOL_SIZE`).
+    pub(crate) pool_size: usize,
+    /// Time to open a connection, TLS and login included, and to wait for a free one.
+    pub(crate) connect_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` of every session; also bounds each request's wait.
+    pub(crate) statement_timeout: Duration,
 }
 
 /// Throttling of failed logins to the student API (`LOGIN_THROTTLE_*`, `TRUSTED_PROXIES`).
@@ -97,6 +113,9 @@ impl std::error::Error for ConfigError {}
 pub(crate) const DEFAULT_STUDENTS_PREFIX: &str = "/supmit/api/v1.0";
 pub(crate) const DEFAULT_STUDENT_AGE_FILE: &str = "/data/student_age.json";
 pub(crate) const DEFAULT_STUDENTS_MAX: usize = 100_000;
+const DEFAULT_DATABASE_POOL_SIZE: &str = "16";
+const DEFAULT_DATABASE_CONNECT_TIMEOUT: &str = "5s";
+const DEFAULT_DATABASE_STATEMENT_TIMEOUT: &str = "5s";
 
 impl Config {
     /// Reads the process environment.
@@ -133,6 +152,7 @@ impl Config {
                         .filter(|&n| n > 0)
                         .ok_or_else(|| format!("{v:?} is not a whole number above 0"))
                 })?,
+                database: database(&env)?,
             },
             login_throttle: LoginThrottleConfig {
                 max_failures: env.parse("LOGIN_THROTTLE_FAILURES", "10", |v| {
@@ -206,6 +226,34 @@ impl Env<'_> {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// The PostgreSQL store's settings, read only to the students CLI (`back students import|export`).
+pub(crate) fn database_from_env() -> Result<Option<DatabaseConfig>, ConfigError> {
+    let lookup = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    database(&Env(&lookup))
+}
+
+/// `STUDENTS_DATABASE_*`: `None` when no URL is set (the file store). The URL is checked here, and
+/// the CA file read, so that a bad one stops the start.
+fn database(env: &Env) -> Result<Option<DatabaseConfig>, ConfigError> {
+    let pool_size = env.parse("STUDENTS_DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE, |v| match v.parse() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("{v:?} is not a number of connections from 1 to 1000")),
+    })?;
+    let connect_timeout =
+        env.parse("STUDENTS_DATABASE_CONNECT_TIMEOUT", DEFAULT_DATABASE_CONNECT_TIMEOUT, parse_positive_duration)?;
+    let statement_timeout =
+        env.parse("STUDENTS_DATABASE_STATEMENT_TIMEOUT", DEFAULT_DATABASE_STATEMENT_TIMEOUT, parse_positive_duration)?;
+    let ca_file = env.get("STUDENTS_DATABASE_CA_FILE").map(PathBuf::from);
+    let Some(url) = env.secret("STUDENTS_DATABASE_URL", "STUDENTS_DATABASE_URL_FILE")? else {
+        return Ok(None);
+    };
+    let target = database_url::parse(&url, ca_file.as_deref()).map_err(|problem| match problem {
+        database_url::Problem::Url(message) => ConfigError { variable: "STUDENTS_DATABASE_URL", message },
+        database_url::Problem::CaFile(message) => ConfigError { variable: "STUDENTS_DATABASE_CA_FILE", message },
+    })?;
+    Ok(Some(DatabaseConfig { target, pool_size, connect_timeout, statement_timeout }))
 }
 
 fn credentials(env: &Env) -> Result<Option<Credentials>, ConfigError> {
@@ -374,6 +422,11 @@ mod tests {
             ("LOGIN_THROTTLE_WINDOW", "0"),
             ("LOGIN_THROTTLE_MAX_CLIENTS", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("STUDENTS_DATABASE_POOL_SIZE", "0"),
+            ("STUDENTS_DATABASE_CONNECT_TIMEOUT", "0"),
+            ("STUDENTS_DATABASE_STATEMENT_TIMEOUT", "5 s"),
+            ("STUDENTS_DATABASE_URL", "mysql://db/x"),
+            ("STUDENTS_DATABASE_URL", "postgres://app@db/x?sslmode=verify-full"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -440,7 +493,48 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        let c = config(&[("API_USERNAME", "root"), ("API_PASSWORD", "hunter2")]).unwrap();
+        let c = config(&[
+            ("API_USERNAME", "root"),
+            ("API_PASSWORD", "hunter2"),
+            ("STUDENTS_DATABASE_URL", "postgres://app:hunter3@db/x"),
+        ])
+        .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter3"));
+    }
+
+    #[test]
+    fn database_settings() {
+        let c = config(&[]).unwrap();
+        assert!(c.students.database.is_none(), "the file store by default");
+        let c = config(&[("STUDENTS_DATABASE_URL", "postgres://app:pw@db:6432/students")]).unwrap();
+        let database = c.students.database.unwrap();
+        assert_eq!(database.pool_size, 16);
+        assert_eq!(database.connect_timeout, Duration::from_secs(5));
+        assert_eq!(database.statement_timeout, Duration::from_secs(5));
+        let c = config(&[
+            ("STUDENTS_DATABASE_URL", "postgres://app@db/x"),
+            ("STUDENTS_DATABASE_POOL_SIZE", "4"),
+            ("STUDENTS_DATABASE_CONNECT_TIMEOUT", "250ms"),
+            ("STUDENTS_DATABASE_STATEMENT_TIMEOUT", "2s"),
+        ])
+        .unwrap();
+        let database = c.students.database.unwrap();
+        assert_eq!(
+            (database.pool_size, database.connect_timeout, database.statement_timeout),
+            (4, Duration::from_millis(250), Duration::from_secs(2))
+        );
+        // The URL from a mounted secret, and a CA file that does not exist.
+        let dir = tempfile::Builder::new().prefix("racontemoi-config-").tempdir().unwrap();
+        let url = dir.path().join("url");
+        std::fs::write(&url, "postgres://app:pw@db/x?sslmode=require\n").unwrap();
+        let c = config(&[("STUDENTS_DATABASE_URL_FILE", url.to_str().unwrap())]).unwrap();
+        assert!(c.students.database.is_some());
+        let err = config(&[
+            ("STUDENTS_DATABASE_URL_FILE", url.to_str().unwrap()),
+            ("STUDENTS_DATABASE_CA_FILE", "/nonexistent/ca.crt"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "STUDENTS_DATABASE_CA_FILE", "{err}");
     }
 }

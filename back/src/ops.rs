@@ -12,6 +12,7 @@ use hyper::StatusCode;
 use crate::embedded::OPENAPI;
 use crate::http::{self, Response, NO_STORE};
 use crate::metrics::Metrics;
+use crate::students::postgres::PgStore;
 use crate::students::LoginThrottle;
 
 const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
@@ -44,16 +45,23 @@ pub(crate) struct Ops {
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
     login_throttle: Option<Arc<LoginThrottle>>,
+    students_database: Option<Arc<PgStore>>,
 }
 
 impl Ops {
     pub(crate) fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
-        Ops { readiness, metrics, login_throttle: None }
+        Ops { readiness, metrics, login_throttle: None, students_database: None }
     }
 
     /// Adds the login throttle's counters to `/metrics`.
     pub(crate) fn with_login_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
         self.login_throttle = Some(throttle);
+        self
+    }
+
+    /// Adds the student database's state and pool to `/metrics`.
+    pub(crate) fn with_students_database(mut self, database: Arc<PgStore>) -> Self {
+        self.students_database = Some(database);
         self
     }
 
@@ -80,6 +88,9 @@ impl Ops {
         let mut text = self.metrics.render();
         if let Some(throttle) = &self.login_throttle {
             throttle.render_metrics(&mut text);
+        }
+        if let Some(database) = &self.students_database {
+            database.render_metrics(&mut text);
         }
         let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
         response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);

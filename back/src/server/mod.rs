@@ -44,6 +44,10 @@ pub(crate) fn run(config: Config) -> Result<(), StartupError> {
     if let Some(throttle) = students.login_throttle() {
         ops = ops.with_login_throttle(throttle);
     }
+    let database = students.database();
+    if let Some(database) = &database {
+        ops = ops.with_students_database(Arc::clone(database));
+    }
     let router = Router::new(stories, students, Cors::new(&config.cors), ops);
     let access_log = config.access_log.then(|| Arc::new(AccessLog::new(config.log_format)));
     let service = Arc::new(Service::new(router, metrics, access_log.clone()));
@@ -65,6 +69,10 @@ pub(crate) fn run(config: Config) -> Result<(), StartupError> {
     let result = runtime.block_on(async {
         if let Some(log) = &access_log {
             log.spawn_flusher();
+        }
+        // Connects (and creates the schema) in the background: the server listens meanwhile.
+        if let Some(database) = &database {
+            database.spawn_monitor();
         }
         accept::run(settings, service, readiness).await
     });

@@ -2,17 +2,16 @@
 
 use std::error::Error as StdError;
 use std::io::ErrorKind;
-use std::sync::Arc;
 
 use hyper::body::Body as HttpBody;
-use hyper::header::{HeaderValue, LINK, LOCATION};
+use hyper::header::{HeaderValue, LINK, LOCATION, RETRY_AFTER};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use super::body::{self, Rejection};
 use super::json;
 use super::percent;
-use super::store::{Change, Store, WriteError};
+use super::store::{Change, Failure, Store, WriteError};
 use super::validate;
 use crate::http::{self, Response};
 
@@ -20,29 +19,33 @@ use crate::http::{self, Response};
 pub(crate) const LEGACY_NOT_FOUND: &str = "Not found";
 
 /// `GET {prefix}/get_student_ages`: the whole legacy list, as the old clients expect.
-pub(crate) fn legacy_list(store: &Store) -> Response {
-    http::json_bytes(StatusCode::OK, store.legacy_list())
+pub(crate) async fn legacy_list(store: &Store) -> Response {
+    match store.legacy_list().await {
+        Ok(list) => http::json_bytes(StatusCode::OK, list),
+        Err(failure) => failed(failure),
+    }
 }
 
 /// `GET {prefix}/get_student_ages/<name>`: `{"<name>": "<age as stored>"}`.
-pub(crate) fn legacy_one(store: &Store, name: &str) -> Response {
-    match store.with_students(|students| students.get(name).map(|student| json::legacy_one(&student))) {
-        Some(body) => http::json_bytes(StatusCode::OK, body),
-        None => http::error(StatusCode::NOT_FOUND, LEGACY_NOT_FOUND),
+pub(crate) async fn legacy_one(store: &Store, name: &str) -> Response {
+    match store.legacy_one(name).await {
+        Ok(Some(body)) => http::json_bytes(StatusCode::OK, body),
+        Ok(None) => http::error(StatusCode::NOT_FOUND, LEGACY_NOT_FOUND),
+        Err(failure) => failed(failure),
     }
 }
 
 /// `GET {prefix}/students[?limit=N&cursor=C]`: one page, with the next page's cursor in the body
 /// (`next_cursor`) and in a `Link: <...>; rel="next"` header.
-pub(crate) fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
+pub(crate) async fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response {
     let (limit, cursor) = match paging::parse(query) {
         Ok(params) => params,
         Err(problem) => return http::error(StatusCode::BAD_REQUEST, problem),
     };
-    let (body, next) = store.with_students(|students| {
-        let (page, next) = students.page(cursor, limit);
-        (json::page(&page, next), next)
-    });
+    let (body, next) = match store.page(cursor, limit).await {
+        Ok(page) => page,
+        Err(failure) => return failed(failure),
+    };
     let mut response = http::json_bytes(StatusCode::OK, body);
     if let Some(next) = next {
         let link = format!("<{prefix}/students?limit={limit}&cursor={next}>; rel=\"next\"");
@@ -55,15 +58,16 @@ pub(crate) fn list(store: &Store, prefix: &str, query: Option<&str>) -> Response
 }
 
 /// `GET {prefix}/students/<name>`.
-pub(crate) fn get(store: &Store, name: &str) -> Response {
-    match store.with_students(|students| students.get(name).map(|student| json::student(student.name, student.age))) {
-        Some(body) => http::json_bytes(StatusCode::OK, body),
-        None => not_found(name),
+pub(crate) async fn get(store: &Store, name: &str) -> Response {
+    match store.student(name).await {
+        Ok(Some(body)) => http::json_bytes(StatusCode::OK, body),
+        Ok(None) => not_found(name),
+        Err(failure) => failed(failure),
     }
 }
 
 /// `POST {prefix}/students` with `{"name": ..., "age": ...}`: 201 and `Location`.
-pub(crate) async fn create<B>(store: &Arc<Store>, prefix: &str, headers: &HeaderMap, body: B) -> Response
+pub(crate) async fn create<B>(store: &Store, prefix: &str, headers: &HeaderMap, body: B) -> Response
 where
     B: HttpBody,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -87,7 +91,7 @@ where
 }
 
 /// `PUT {prefix}/students/<name>` with `{"age": ...}`.
-pub(crate) async fn update<B>(store: &Arc<Store>, name: &str, headers: &HeaderMap, body: B) -> Response
+pub(crate) async fn update<B>(store: &Store, name: &str, headers: &HeaderMap, body: B) -> Response
 where
     B: HttpBody,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -103,7 +107,7 @@ where
 }
 
 /// `DELETE {prefix}/students/<name>`: 204.
-pub(crate) async fn delete(store: &Arc<Store>, name: &str) -> Response {
+pub(crate) async fn delete(store: &Store, name: &str) -> Response {
     match store.apply(Change::Delete { name: name.to_owned() }).await {
         Ok(()) => http::empty(StatusCode::NO_CONTENT),
         Err(e) => write_failed(e, name),
@@ -154,7 +158,17 @@ fn write_failed(error: WriteError, name: &str) -> Response {
         WriteError::Unavailable(reason) => {
             http::error(StatusCode::SERVICE_UNAVAILABLE, &format!("{reason}; nothing was changed"))
         }
+        WriteError::Failed(failure) => failed(failure),
     }
+}
+
+/// A store that could not answer: its status and message, and `Retry-After` on a 503.
+fn failed(failure: Failure) -> Response {
+    let mut response = http::error(failure.status, &failure.message);
+    if let Some(seconds) = failure.retry_after {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
+    response
 }
 
 /// The REST list's query: `limit` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `cursor` (the
@@ -231,6 +245,7 @@ pub(crate) fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
 mod tests {
     use super::*;
     use std::io;
+    use std::sync::Arc;
 
     use bytes::Bytes;
     use http_body_util::Full;

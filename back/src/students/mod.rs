@@ -2,11 +2,13 @@
 //! the legacy read routes and the REST write routes, all under `STUDENTS_API_PREFIX`.
 //!
 //! Interface used by the router (keep these signatures):
-//! - `StudentsApi::load(&StudentsConfig)` at start (takes the store's lock, reads the store; a
-//!   corrupt file is an error), then `warnings()`: lines the core logs once at startup (e.g. no
-//!   credentials configured, the lock held by another process);
-//! - `unready_reason()`: why the back must not be ready (the store should be writable but its
-//!   lock is not held), used by `/readyz`;
+//! - `StudentsApi::load(&StudentsConfig)` at start: without credentials the API is off and no
+//!   store is opened; else the PostgreSQL store (`STUDENTS_DATABASE_URL`, which connects once the
+//!   runtime runs: `database()` and `PgStore::spawn_monitor`) or the file store (takes its lock,
+//!   reads the file; a corrupt file is an error); then `warnings()`: lines the core logs once at
+//!   startup (e.g. no credentials configured, the lock held by another process);
+//! - `unready_reason()`: why the back must not be ready (the file store should be writable but its
+//!   lock is not held), used by `/readyz`; a database that is down never makes the back unready;
 //! - `matches(path)`: is this path under the prefix;
 //! - `allow(path)`: the `Allow` value for a path under the prefix (`None`: no such route → 404),
 //!   used for `OPTIONS` (the router answers it, without authentication, for CORS preflight);
@@ -18,11 +20,13 @@
 
 mod auth;
 mod body;
+mod file_store;
 mod handlers;
 mod json;
 mod lock;
 mod model;
 mod percent;
+pub(crate) mod postgres;
 mod store;
 mod throttle;
 mod validate;
@@ -42,8 +46,10 @@ use crate::config::{LoginThrottleConfig, StudentsConfig};
 use crate::error::StartupError;
 use crate::http::{self, Response};
 use auth::BasicAuth;
+use file_store::{Access, FileStore};
 use lock::NotLocked;
-use store::{Access, Store};
+use postgres::PgStore;
+use store::Store;
 pub(crate) use throttle::LoginThrottle;
 use throttle::Verdict;
 
@@ -58,12 +64,20 @@ pub(crate) struct StudentsApi {
     prefix: String,
     /// `None`: no credentials configured; every student route answers 503.
     auth: Option<BasicAuth>,
-    /// Replaced once, when a back that started without the lock gets it.
-    store: Arc<RwLock<Arc<Store>>>,
+    backend: Backend,
     warnings: Vec<String>,
     /// `None` (unit tests): failed logins are not throttled.
     throttle: Option<Arc<LoginThrottle>>,
     trusted_proxies: TrustedProxies,
+}
+
+/// Where the students are.
+enum Backend {
+    /// No credentials: the API is off, and no store is opened or locked.
+    Off,
+    /// The file; replaced once, when a back that started without the lock gets it.
+    File(Arc<RwLock<Arc<FileStore>>>),
+    Postgres(Arc<PgStore>),
 }
 
 /// The routes under the prefix; item routes carry their raw (still percent-encoded) name.
@@ -110,61 +124,32 @@ impl<'a> Route<'a> {
 
 impl StudentsApi {
     pub(crate) fn load(config: &StudentsConfig) -> Result<Self, StartupError> {
-        let path = &config.store_file;
         let mut warnings = Vec::new();
-        let mut waits = false;
-        let access = if config.read_only {
-            Access::ReadOnly
-        } else {
-            match lock::try_lock(path) {
-                Ok(held) => Access::Writable(held),
-                Err(not_locked) => {
-                    let reason = standby_reason(path, &not_locked);
-                    warnings.push(format!(
-                        "{reason}: not ready, writes answer 503 until the lock is held{}",
-                        match not_locked {
-                            NotLocked::Busy => "",
-                            NotLocked::Unwritable(_) =>
-                                " (set STUDENTS_READ_ONLY=true for a store read-only by design)",
-                        }
-                    ));
-                    waits = true;
-                    Access::Standby(Arc::from(reason))
-                }
-            }
-        };
-        // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
-        // the writable store is loaded again once the lock is held.
-        let opened = Store::open(path, access, config.max).map_err(|e| StartupError(e.0))?;
-        if config.credentials.is_none() {
+        let backend = if config.credentials.is_none() {
             warnings.push(format!("{NOT_CONFIGURED}; the student routes answer 503"));
-        }
-        if opened.len() > config.max {
-            warnings.push(format!(
-                "student store {} holds {} students, more than STUDENTS_MAX={}: creates answer 409 until some are deleted",
-                path.display(),
-                opened.len(),
-                config.max
-            ));
-        }
-        if opened.serves_sample() {
-            warnings.push(format!(
-                "student store {} does not exist: serving the embedded sample until the first change writes it",
-                path.display()
-            ));
-        }
-        let store = Arc::new(RwLock::new(Arc::new(opened)));
-        if waits {
-            wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
-        }
+            Backend::Off
+        } else if let Some(database) = &config.database {
+            Backend::Postgres(Arc::new(PgStore::new(database, config.max, config.read_only).map_err(StartupError)?))
+        } else {
+            Backend::File(load_file(config, &mut warnings)?)
+        };
         Ok(StudentsApi {
             prefix: config.prefix.clone(),
             auth: config.credentials.as_ref().map(BasicAuth::new),
-            store,
+            backend,
             warnings,
             throttle: None,
             trusted_proxies: TrustedProxies::default(),
         })
+    }
+
+    /// The PostgreSQL store, when the students live there: the server starts its monitor in the
+    /// runtime, and `/metrics` shows its state.
+    pub(crate) fn database(&self) -> Option<Arc<PgStore>> {
+        match &self.backend {
+            Backend::Postgres(database) => Some(Arc::clone(database)),
+            Backend::Off | Backend::File(_) => None,
+        }
     }
 
     /// Throttles failed logins per client, as `config` says.
@@ -176,11 +161,18 @@ impl StudentsApi {
 
     /// Why the back must not be ready: its store should be writable, but the lock is not held.
     pub(crate) fn unready_reason(&self) -> Option<Arc<str>> {
-        self.current_store().unready_reason().cloned()
+        match &self.backend {
+            Backend::File(slot) => slot.read().unwrap_or_else(PoisonError::into_inner).unready_reason().cloned(),
+            Backend::Off | Backend::Postgres(_) => None,
+        }
     }
 
-    fn current_store(&self) -> Arc<Store> {
-        Arc::clone(&self.store.read().unwrap_or_else(PoisonError::into_inner))
+    fn current_store(&self) -> Option<Store> {
+        match &self.backend {
+            Backend::Off => None,
+            Backend::File(slot) => Some(Store::File(Arc::clone(&slot.read().unwrap_or_else(PoisonError::into_inner)))),
+            Backend::Postgres(database) => Some(Store::Postgres(Arc::clone(database))),
+        }
     }
 
     /// The login throttle, for its metrics.
@@ -246,21 +238,70 @@ impl StudentsApi {
             Ok(name) => name.unwrap_or_default(),
             Err(e) => return http::error(StatusCode::BAD_REQUEST, &e.to_string()),
         };
-        let store = &self.current_store();
+        let Some(store) = &self.current_store() else {
+            return http::error(StatusCode::SERVICE_UNAVAILABLE, NOT_CONFIGURED);
+        };
         match (route, &parts.method) {
             // HEAD answers like GET; hyper sends the headers without the body.
-            (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store),
-            (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name),
+            (Route::LegacyList, &(Method::GET | Method::HEAD)) => handlers::legacy_list(store).await,
+            (Route::LegacyOne(_), &(Method::GET | Method::HEAD)) => handlers::legacy_one(store, &name).await,
             (Route::Collection, &(Method::GET | Method::HEAD)) => {
-                handlers::list(store, &self.prefix, parts.uri.query())
+                handlers::list(store, &self.prefix, parts.uri.query()).await
             }
             (Route::Collection, &Method::POST) => handlers::create(store, &self.prefix, &parts.headers, body).await,
-            (Route::Item(_), &(Method::GET | Method::HEAD)) => handlers::get(store, &name),
+            (Route::Item(_), &(Method::GET | Method::HEAD)) => handlers::get(store, &name).await,
             (Route::Item(_), &Method::PUT) => handlers::update(store, &name, &parts.headers, body).await,
             (Route::Item(_), &Method::DELETE) => handlers::delete(store, &name).await,
             _ => http::method_not_allowed(route.allow()),
         }
     }
+}
+
+/// The file store: its lock taken (or waited for), the file read.
+fn load_file(config: &StudentsConfig, warnings: &mut Vec<String>) -> Result<Arc<RwLock<Arc<FileStore>>>, StartupError> {
+    let path = &config.store_file;
+    let mut waits = false;
+    let access = if config.read_only {
+        Access::ReadOnly
+    } else {
+        match lock::try_lock(path) {
+            Ok(held) => Access::Writable(held),
+            Err(not_locked) => {
+                let reason = standby_reason(path, &not_locked);
+                warnings.push(format!(
+                    "{reason}: not ready, writes answer 503 until the lock is held{}",
+                    match not_locked {
+                        NotLocked::Busy => "",
+                        NotLocked::Unwritable(_) => " (set STUDENTS_READ_ONLY=true for a store read-only by design)",
+                    }
+                ));
+                waits = true;
+                Access::Standby(Arc::from(reason))
+            }
+        }
+    };
+    // Without the lock, the file is read for the reads only (and to stop now if it is corrupt);
+    // the writable store is loaded again once the lock is held.
+    let opened = FileStore::open(path, access, config.max).map_err(|e| StartupError(e.0))?;
+    if opened.len() > config.max {
+        warnings.push(format!(
+            "student store {} holds {} students, more than STUDENTS_MAX={}: creates answer 409 until some are deleted",
+            path.display(),
+            opened.len(),
+            config.max
+        ));
+    }
+    if opened.serves_sample() {
+        warnings.push(format!(
+            "student store {} does not exist: serving the embedded sample until the first change writes it",
+            path.display()
+        ));
+    }
+    let store = Arc::new(RwLock::new(Arc::new(opened)));
+    if waits {
+        wait_for_the_lock(path.clone(), config.max, Arc::clone(&store));
+    }
+    Ok(store)
 }
 
 /// 429 with `Retry-After` in whole seconds, rounded up (at least 1).
@@ -295,7 +336,7 @@ fn standby_reason(path: &std::path::Path, not_locked: &NotLocked) -> String {
 /// is now (the last write of the previous holder) and serves writes from it. A store directory that
 /// cannot be written is tried again every `UNWRITABLE_RETRY`. A file found corrupt then stops the
 /// back, as at startup.
-fn wait_for_the_lock(path: PathBuf, max: usize, slot: Arc<RwLock<Arc<Store>>>) {
+fn wait_for_the_lock(path: PathBuf, max: usize, slot: Arc<RwLock<Arc<FileStore>>>) {
     let spawned = std::thread::Builder::new().name("store-lock".into()).spawn(move || {
         let held = loop {
             match lock::lock(&path) {
@@ -303,7 +344,7 @@ fn wait_for_the_lock(path: PathBuf, max: usize, slot: Arc<RwLock<Arc<Store>>>) {
                 Err(_) => std::thread::sleep(UNWRITABLE_RETRY),
             }
         };
-        match Store::open(&path, Access::Writable(held), max) {
+        match FileStore::open(&path, Access::Writable(held), max) {
             Ok(store) => {
                 *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(store);
                 crate::log::info(&format!("student store {} locked: ready, serving writes", path.display()));
@@ -337,6 +378,7 @@ mod tests {
             // Read-only: these tests need no lock, and a missing directory starts no waiting thread.
             read_only: true,
             max: crate::config::DEFAULT_STUDENTS_MAX,
+            database: None,
         })
         .unwrap()
     }

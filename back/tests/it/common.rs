@@ -178,7 +178,8 @@ fn with_env(mut command: Command, env: &[(&str, &str)]) -> Command {
     }
     // Without a store of its own, the default /data/student_age.json is not writable on a test
     // host: the back would wait for it, unready. Tests that do not use the store make it read-only.
-    if !env.iter().any(|(name, _)| *name == "STUDENT_AGE_FILE" || *name == "STUDENTS_READ_ONLY") {
+    if !env.iter().any(|(name, _)| matches!(*name, "STUDENT_AGE_FILE" | "STUDENTS_READ_ONLY" | "STUDENTS_DATABASE_URL"))
+    {
         command.env("STUDENTS_READ_ONLY", "true");
     }
     for (name, value) in env {

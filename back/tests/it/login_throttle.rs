@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::common::{get, parse_response, temp_dir, HttpResponse};
-use crate::students_support::{start, store_in, PREFIX, ROOT};
+use crate::students_support::{start, store_in, Store, PREFIX, ROOT};
 
 /// `root:wrong`.
 const WRONG: &str = "Basic cm9vdDp3cm9uZw==";
@@ -70,8 +70,13 @@ fn metric(server: SocketAddr, name: &str) -> u64 {
 
 #[test]
 fn failures_are_throttled_and_a_blocked_client_is_not_checked() {
-    let dir = temp_dir("throttle-block");
-    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "3"), ("LOGIN_THROTTLE_WINDOW", "1m")]);
+    for store in Store::each("throttle-block") {
+        blocked_client(&store);
+    }
+}
+
+fn blocked_client(store: &Store) {
+    let server = store.start(&[("LOGIN_THROTTLE_FAILURES", "3"), ("LOGIN_THROTTLE_WINDOW", "1m")]);
     let addr = server.addr();
     for _ in 0..3 {
         assert_eq!(login(addr, WRONG).status, 401);

@@ -14,4 +14,5 @@ mod startup;
 mod students_durability;
 mod students_format;
 mod students_http;
+mod students_postgres;
 mod timeouts;

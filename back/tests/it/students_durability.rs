@@ -1,5 +1,6 @@
 //! The store under load and under crashes, on the real binary: concurrent writers lose nothing,
-//! and a SIGKILL during a write storm never loses an acknowledged write nor corrupts the file.
+//! and a SIGKILL during a write storm never loses an acknowledged write nor corrupts the file; on
+//! both stores. Then what only one of them does: one writer per file; many backs per database.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,15 +9,20 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::temp_dir;
-use crate::students_support::{call, call_json, list_all, read_store, start, store_in, try_create, PREFIX};
+use crate::students_support::{call, call_json, list_all, read_store, start, store_in, try_create, Store, PREFIX};
 
 const CLIENTS: usize = 50;
 const WRITES_PER_CLIENT: usize = 20;
 
 #[test]
 fn fifty_clients_writing_twenty_students_each_lose_nothing() {
-    let dir = temp_dir("students-concurrency");
-    let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+    for store in Store::each("students-concurrency") {
+        fifty_clients(&store);
+    }
+}
+
+fn fifty_clients(store: &Store) {
+    let server = store.start(&[("ACCESS_LOG", "false")]);
     let addr = server.addr();
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
@@ -36,7 +42,7 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
 
     let expected = CLIENTS * WRITES_PER_CLIENT + 2; // the sample's alice and bob
     assert_eq!(list_all(addr).len(), expected);
-    let on_disk = read_store(&store_in(&dir));
+    let on_disk = store.contents();
     assert_eq!(on_disk.len(), expected);
     for client in 0..CLIENTS {
         for i in 0..WRITES_PER_CLIENT {
@@ -47,20 +53,25 @@ fn fifty_clients_writing_twenty_students_each_lose_nothing() {
 
     let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages")).body;
     drop(server);
-    let restarted = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+    let restarted = store.start(&[("ACCESS_LOG", "false")]);
     assert_eq!(call(restarted.addr(), "GET", &format!("{PREFIX}/get_student_ages")).body, legacy);
 }
 
 #[test]
 fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
+    for store in Store::each("students-crash") {
+        sigkill_storm(&store);
+    }
+}
+
+fn sigkill_storm(store: &Store) {
     const ROUNDS: usize = 5;
     const WRITERS: usize = 8;
     const MAX_WRITES_PER_WRITER: usize = 500;
-    let dir = temp_dir("students-crash");
     let mut acknowledged: HashSet<String> = HashSet::new();
 
     for round in 0..ROUNDS {
-        let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+        let server = store.start(&[("ACCESS_LOG", "false")]);
         let addr = server.addr();
         let stop = Arc::new(AtomicBool::new(false));
         let acks = Arc::new(AtomicUsize::new(0));
@@ -104,15 +115,15 @@ fn sigkill_during_a_write_storm_never_loses_an_acknowledged_write() {
         }
         drop(server);
 
-        let on_disk: HashSet<String> = read_store(&store_in(&dir)).into_iter().map(|(name, _)| name).collect();
+        let on_disk: HashSet<String> = store.contents().into_iter().map(|(name, _)| name).collect();
         let lost: Vec<&String> = acknowledged.iter().filter(|name| !on_disk.contains(*name)).collect();
         assert!(lost.is_empty(), "round {round}: {} acknowledged writes lost, e.g. {:?}", lost.len(), lost.first());
         eprintln!("round {round}: {round_acked} acknowledged, {} students on disk", on_disk.len());
         assert!(round_acked > 0, "round {round}: the storm wrote nothing before the kill");
     }
 
-    // The file left by the last kill starts a server that serves every acknowledged student.
-    let server = start(&store_in(&dir), &[("ACCESS_LOG", "false")]);
+    // The store left by the last kill starts a server that serves every acknowledged student.
+    let server = store.start(&[("ACCESS_LOG", "false")]);
     let served: HashSet<String> = list_all(server.addr()).into_iter().map(|(name, _)| name).collect();
     assert!(acknowledged.iter().all(|name| served.contains(name)));
 }
@@ -152,4 +163,67 @@ fn two_backs_on_one_file_never_both_write() {
     let on_disk = read_store(&store_in(&dir));
     assert_eq!(on_disk.len(), 2 + 20 + 1);
     assert!(on_disk.contains(&("first-19".to_owned(), "42".to_owned())));
+}
+
+#[test]
+fn two_backs_on_one_database_both_write_and_read_each_others_writes_at_once() {
+    let Some(store) = Store::postgres("students-two-backs-db") else { return };
+    let first = store.start(&[("ACCESS_LOG", "false")]);
+    let second = store.start(&[("ACCESS_LOG", "false")]);
+    for server in [&first, &second] {
+        assert_eq!(crate::common::get(server.addr(), "/readyz").status, 200);
+    }
+    let (a, b) = (first.addr(), second.addr());
+    // Writes alternate between the backs; each one's write is read by the other at once.
+    for i in 0..20 {
+        let (writer, reader) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        assert_eq!(try_create(writer, &format!("s{i}"), 1), Some(201));
+        let read = call(reader, "GET", &format!("{PREFIX}/students/s{i}"));
+        assert_eq!(read.status, 200, "s{i} written by one back is not read by the other");
+        assert_eq!(call_json(reader, "PUT", &format!("{PREFIX}/students/s{i}"), r#"{"age": 2}"#).status, 200);
+        assert_eq!(call(writer, "GET", &format!("{PREFIX}/students/s{i}")).json()["age"], 2);
+    }
+    // A duplicate through the other back is refused by the database.
+    let duplicate = call_json(b, "POST", &format!("{PREFIX}/students"), r#"{"name": "s0", "age": 3}"#);
+    assert_eq!(duplicate.status, 409);
+    // Both at once: every acknowledged create is there exactly once, in both backs' lists.
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let addr = if w % 2 == 0 { a } else { b };
+            thread::spawn(move || (0..25).filter(|i| try_create(addr, &format!("w{w}-{i}"), 1) == Some(201)).count())
+        })
+        .collect();
+    let acked: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(acked, 16 * 25);
+    let (from_a, from_b) = (list_all(a), list_all(b));
+    assert_eq!(from_a, from_b, "both backs list the same students in the same order");
+    assert_eq!(from_a.len(), 2 + 20 + 16 * 25);
+    let names: HashSet<&String> = from_a.iter().map(|(name, _)| name).collect();
+    assert_eq!(names.len(), from_a.len(), "no student twice");
+    assert_eq!(from_a[..3].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["alice", "bob", "s0"]);
+}
+
+#[test]
+fn students_max_holds_across_backs_writing_at_once() {
+    let Some(store) = Store::postgres("students-max-db") else { return };
+    // The sample's 2 students, and room for 38 more: 2 backs, 12 writers, 10 creates each.
+    let servers = [
+        store.start(&[("STUDENTS_MAX", "40"), ("ACCESS_LOG", "false")]),
+        store.start(&[("STUDENTS_MAX", "40"), ("ACCESS_LOG", "false")]),
+    ];
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr()).collect();
+    let writers: Vec<_> = (0..12)
+        .map(|w| {
+            let addr = addrs[w % 2];
+            thread::spawn(move || (0..10).map(|i| try_create(addr, &format!("w{w}-{i}"), 1)).collect::<Vec<_>>())
+        })
+        .collect();
+    let statuses: Vec<Option<u16>> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == Some(201)).count(), 38, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == Some(409)).count(), 120 - 38, "{statuses:?}");
+    assert_eq!(list_all(addrs[0]).len(), 40);
+    // A delete makes room for one more, through either back.
+    assert_eq!(call(addrs[1], "DELETE", &format!("{PREFIX}/students/alice")).status, 204);
+    assert_eq!(try_create(addrs[0], "one-more", 1), Some(201));
+    assert_eq!(try_create(addrs[1], "one-too-many", 1), Some(409));
 }

@@ -1,11 +1,13 @@
 //! The student-ages API over HTTP, on the real binary: legacy reads, REST writes, validation,
-//! authentication, configuration, and what a broken or read-only store does.
+//! authentication, configuration, and what a broken or read-only store does. Each test of the API
+//! runs on both stores (`Store::each`: the file, and PostgreSQL when a server is given); those of
+//! the file's own failures run on the file.
 
 use std::fs;
 use std::time::Duration;
 
 use crate::common::{exchange, get, parse_response, run_to_exit, send, temp_dir, Server};
-use crate::students_support::{call, call_json, list_all, read_store, start, store_in, PREFIX, ROOT};
+use crate::students_support::{call, call_json, list_all, start, store_in, Store, PREFIX, ROOT};
 use serde_json::json;
 
 /// An original Flask-era data file (flat, as `json.dump(indent=4)` wrote it): ages as strings,
@@ -25,8 +27,14 @@ fn legacy_store(dir: &tempfile::TempDir) -> std::path::PathBuf {
 
 #[test]
 fn legacy_reads_keep_the_flask_shapes() {
-    let dir = temp_dir("students-legacy");
-    let server = start(&legacy_store(&dir), &[]);
+    for store in Store::each("students-legacy") {
+        store.seed(LEGACY_FILE);
+        legacy_reads(&store);
+    }
+}
+
+fn legacy_reads(store: &Store) {
+    let server = store.start(&[]);
     let addr = server.addr();
 
     let all = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
@@ -49,15 +57,20 @@ fn legacy_reads_keep_the_flask_shapes() {
         assert!(response.json()["error"].as_str().unwrap().contains("student name"), "{bad}");
     }
 
-    // A read never rewrites the original file.
-    assert_eq!(fs::read_to_string(store_in(&dir)).unwrap(), LEGACY_FILE);
+    // A read never rewrites the original file (nor changes the database).
+    assert_eq!(store.written(), LEGACY_FILE);
 }
 
 #[test]
 fn authentication_guards_every_student_route_and_only_those() {
-    let dir = temp_dir("students-auth");
+    for store in Store::each("students-auth") {
+        authentication(&store);
+    }
+}
+
+fn authentication(store: &Store) {
     // 35 wrong logins from one address: throttling is off here (login_throttle.rs tests it).
-    let server = start(&store_in(&dir), &[("LOGIN_THROTTLE_FAILURES", "0")]);
+    let server = store.start(&[("LOGIN_THROTTLE_FAILURES", "0")]);
     let addr = server.addr();
     let paths = [
         format!("{PREFIX}/get_student_ages"),
@@ -105,16 +118,20 @@ fn authentication_guards_every_student_route_and_only_those() {
 
 #[test]
 fn credentials_come_from_files_too() {
-    let dir = temp_dir("students-secret-files");
-    let user = dir.path().join("username");
-    let pass = dir.path().join("password");
+    for store in Store::each("students-secret-files") {
+        credentials_from_files(&store);
+    }
+}
+
+fn credentials_from_files(store: &Store) {
+    let user = store.dir().join("username");
+    let pass = store.dir().join("password");
     fs::write(&user, "admin\n").unwrap();
     fs::write(&pass, "s3cr3t:pa ss\n").unwrap();
-    let server = Server::start(&[
-        ("API_USERNAME_FILE", user.to_str().unwrap()),
-        ("API_PASSWORD_FILE", pass.to_str().unwrap()),
-        ("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap()),
-    ]);
+    let env = store.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([("API_USERNAME_FILE", user.to_str().unwrap()), ("API_PASSWORD_FILE", pass.to_str().unwrap())]);
+    let server = Server::start(&env);
     let path = format!("{PREFIX}/get_student_ages");
     // admin:s3cr3t:pa ss
     let good = send(server.addr(), "GET", &path, &[("Authorization", "Basic YWRtaW46czNjcjN0OnBhIHNz")], b"");
@@ -124,8 +141,15 @@ fn credentials_come_from_files_too() {
 
 #[test]
 fn without_credentials_the_student_routes_answer_503() {
-    let dir = temp_dir("students-unconfigured");
-    let server = Server::start(&[("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap())]);
+    for store in Store::each("students-unconfigured") {
+        without_credentials(&store);
+    }
+}
+
+fn without_credentials(store: &Store) {
+    let env = store.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&env);
     let addr = server.addr();
     for (method, path) in [
         ("GET", format!("{PREFIX}/get_student_ages")),
@@ -143,12 +167,36 @@ fn without_credentials_the_student_routes_answer_503() {
     let warnings: Vec<String> =
         server.stderr().into_iter().filter(|line| line.contains(" warn ") && line.contains("API_USERNAME")).collect();
     assert_eq!(warnings.len(), 1, "one startup warning about the missing credentials: {warnings:?}");
+    assert_eq!(get(addr, "/readyz").status, 200);
+}
+
+/// Issue 21: `cargo run -p back` on a machine without /data, no credentials set: the student API
+/// is off, so its store is neither opened nor locked, and the back is ready. (Before, the
+/// default store's missing directory kept /readyz at 503.)
+#[test]
+fn without_credentials_the_store_is_not_opened_and_the_back_is_ready() {
+    let dir = temp_dir("students-off");
+    let missing = dir.path().join("data/student_age.json");
+    let server = Server::start(&[("STUDENT_AGE_FILE", missing.to_str().unwrap())]);
+    let ready = get(server.addr(), "/readyz");
+    assert_eq!((ready.status, ready.text().as_str()), (200, r#"{"status":"ready"}"#));
+    assert!(!server.stderr().iter().any(|line| line.contains("not ready")), "{:?}", server.stderr());
+    // Nor is a store that would stop the start read: it is not opened at all.
+    fs::write(store_in(&dir), "{not json").unwrap();
+    let server = Server::start(&[("STUDENT_AGE_FILE", store_in(&dir).to_str().unwrap())]);
+    assert_eq!(get(server.addr(), "/readyz").status, 200);
+    assert!(!dir.path().join(".student_age.json.lock").exists(), "no lock taken");
 }
 
 #[test]
 fn rest_create_read_update_delete() {
-    let dir = temp_dir("students-rest");
-    let server = start(&store_in(&dir), &[]);
+    for store in Store::each("students-rest") {
+        rest_crud(&store);
+    }
+}
+
+fn rest_crud(store: &Store) {
+    let server = store.start(&[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
 
@@ -159,7 +207,9 @@ fn rest_create_read_update_delete() {
         json!({"students": [{"name": "alice", "age": 12}, {"name": "bob", "age": 13}], "next_cursor": null})
     );
     assert_eq!(list.header("link"), None, "one page only");
-    assert!(!store_in(&dir).exists(), "the sample is not written before the first change");
+    if store.is_file() {
+        assert!(!store.path().exists(), "the sample is not written before the first change");
+    }
 
     let created = call_json(addr, "POST", &students, r#"{"name": "élodie", "age": 9}"#);
     assert_eq!(created.status, 201);
@@ -185,7 +235,7 @@ fn rest_create_read_update_delete() {
     // The legacy routes see the writes, ages as strings; the file keeps the legacy format.
     let legacy = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
     assert_eq!(legacy.text(), r#"{"student_ages": {"alice": "13", "élodie": "9"}}"#);
-    assert_eq!(read_store(&store_in(&dir)), [("alice".into(), "13".into()), ("élodie".into(), "9".into())]);
+    assert_eq!(store.contents(), [("alice".into(), "13".into()), ("élodie".into(), "9".into())]);
 
     // HEAD answers like GET, without a body.
     let head = call(addr, "HEAD", &students);
@@ -194,14 +244,19 @@ fn rest_create_read_update_delete() {
 
     // A restarted server serves what was acknowledged.
     drop(server);
-    let server = start(&store_in(&dir), &[]);
+    let server = store.start(&[]);
     assert_eq!(call(server.addr(), "GET", &format!("{PREFIX}/get_student_ages")).text(), legacy.text());
 }
 
 #[test]
 fn every_invalid_body_is_a_4xx_naming_the_problem() {
-    let dir = temp_dir("students-validation");
-    let server = start(&store_in(&dir), &[]);
+    for store in Store::each("students-validation") {
+        validation(&store);
+    }
+}
+
+fn validation(store: &Store) {
+    let server = store.start(&[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
     let alice = format!("{PREFIX}/students/alice");
@@ -268,14 +323,20 @@ fn every_invalid_body_is_a_4xx_naming_the_problem() {
     assert_eq!(response.status, 413);
 
     // Nothing invalid got in.
-    let names: Vec<String> = read_store(&store_in(&dir)).into_iter().map(|(name, _)| name).collect();
+    let names: Vec<String> = store.contents().into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["alice", "bob", "carol"]);
 }
 
 #[test]
 fn routes_methods_and_prefix() {
-    let dir = temp_dir("students-routes");
-    let server = start(&legacy_store(&dir), &[("STUDENTS_API_PREFIX", "/pozos/api/v1.0")]);
+    for store in Store::each("students-routes") {
+        store.seed(LEGACY_FILE);
+        routes(&store);
+    }
+}
+
+fn routes(store: &Store) {
+    let server = store.start(&[("STUDENTS_API_PREFIX", "/pozos/api/v1.0")]);
     let addr = server.addr();
     let ok = call(addr, "GET", "/pozos/api/v1.0/get_student_ages/alice");
     assert_eq!((ok.status, ok.text().as_str()), (200, r#"{"alice": "12"}"#));
@@ -375,17 +436,22 @@ fn a_read_only_store_mounted_by_another_user_still_serves_reads() {
 
 #[test]
 fn a_store_read_only_by_design_is_ready_and_refuses_writes() {
-    let dir = temp_dir("students-read-only-by-design");
-    let store = legacy_store(&dir);
-    let server = start(&store, &[("STUDENTS_READ_ONLY", "true")]);
+    for store in Store::each("students-read-only-by-design") {
+        store.seed(LEGACY_FILE);
+        read_only_by_design(&store);
+    }
+}
+
+fn read_only_by_design(store: &Store) {
+    let server = store.start(&[("STUDENTS_READ_ONLY", "true")]);
     let addr = server.addr();
     assert_eq!(get(addr, "/readyz").status, 200);
     assert_eq!(call(addr, "GET", &format!("{PREFIX}/get_student_ages/alice")).text(), r#"{"alice": "12"}"#);
     let refused = call_json(addr, "PUT", &format!("{PREFIX}/students/alice"), r#"{"age": 30}"#);
     assert_eq!(refused.status, 503);
     assert_eq!(refused.json()["error"], "student store is read-only (STUDENTS_READ_ONLY=true); nothing was changed");
-    assert_eq!(fs::read_to_string(&store).unwrap(), LEGACY_FILE);
-    assert!(!dir.path().join(".student_age.json.lock").exists(), "a read-only store takes no lock");
+    assert_eq!(store.written(), LEGACY_FILE);
+    assert!(!store.dir().join(".student_age.json.lock").exists(), "a read-only store takes no lock");
 }
 
 #[test]
@@ -412,8 +478,8 @@ fn a_corrupt_store_stops_the_start_with_one_line() {
 
 #[test]
 fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
-    let dir = temp_dir("students-openapi");
-    let server = start(&store_in(&dir), &[]);
+    let store = Store::file("students-openapi");
+    let server = store.start(&[]);
     let addr = server.addr();
     let document = get(addr, "/openapi.json");
     assert_eq!(document.status, 200);
@@ -441,8 +507,13 @@ fn the_served_openapi_document_lists_exactly_the_methods_each_route_allows() {
 
 #[test]
 fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
-    let dir = temp_dir("students-paging");
-    let server = start(&store_in(&dir), &[]);
+    for store in Store::each("students-paging") {
+        paging(&store);
+    }
+}
+
+fn paging(store: &Store) {
+    let server = store.start(&[]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
     for i in 0..250 {
@@ -488,20 +559,25 @@ fn the_rest_list_pages_with_limit_and_cursor_and_the_legacy_list_stays_whole() {
 
 #[test]
 fn students_max_refuses_a_create_beyond_it_and_leaves_the_file() {
-    let dir = temp_dir("students-max");
-    let store = legacy_store(&dir); // 4 students
-    let server = start(&store, &[("STUDENTS_MAX", "5")]);
+    for store in Store::each("students-max") {
+        store.seed(LEGACY_FILE); // 4 students
+        students_max(&store);
+    }
+}
+
+fn students_max(store: &Store) {
+    let server = store.start(&[("STUDENTS_MAX", "5")]);
     let addr = server.addr();
     let students = format!("{PREFIX}/students");
     assert_eq!(call_json(addr, "POST", &students, r#"{"name": "e", "age": 1}"#).status, 201);
-    let before = fs::read(&store).unwrap();
+    let before = store.written();
     let refused = call_json(addr, "POST", &students, r#"{"name": "f", "age": 1}"#);
     assert_eq!(refused.status, 409);
     assert_eq!(
         refused.json()["error"],
         "student store is full: it holds at most 5 students (STUDENTS_MAX); nothing was changed"
     );
-    assert_eq!(fs::read(&store).unwrap(), before, "the file is untouched");
+    assert_eq!(store.written(), before, "the file is untouched");
     // Updates and deletes still work, and a delete makes room.
     assert_eq!(call_json(addr, "PUT", &format!("{students}/e"), r#"{"age": 2}"#).status, 200);
     assert_eq!(call(addr, "DELETE", &format!("{students}/e")).status, 204);
