@@ -148,7 +148,7 @@ else
 fi
 
 # 3. Failure and concurrency tests on a real PostgreSQL (each test starts its own server and backs).
-"$venv/bin/python" -m pytest tests/api -p no:cacheprovider -ra --timeout=300 "$@" ||
+"$venv/bin/python" -m pytest tests/api -p no:cacheprovider -ra -rP --timeout=300 "$@" ||
     failed+=("pytest tests/api")
 
 if [ ${#failed[@]} -gt 0 ]; then
