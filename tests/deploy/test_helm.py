@@ -167,7 +167,7 @@ def test_credentials_are_files_from_the_secret(rendered):
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         assert "API_PASSWORD" not in env and "API_USERNAME" not in env
         assert env["API_PASSWORD_FILE"]["value"] == "/run/secrets/racontemoi-api/password"
-        volume = next(v for v in pod["volumes"] if "secret" in v)
+        volume = next(v for v in pod["volumes"] if v["name"] == "api-credentials")
         assert volume["secret"]["secretName"] == secret
     secret = find(rendered["all-enabled"], "Secret")
     assert set(secret["data"]) == {"username", "password"}

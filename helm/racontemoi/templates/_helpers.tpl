@@ -89,6 +89,22 @@ from this URL).
 {{- end }}
 {{- end }}
 
+{{/*
+Where the students live: "cloudnativepg" (a Cluster of this release), "external" (a URL from
+students.database.existingSecret), or "" (the file: a read-only ConfigMap, or a PVC with
+persistence).
+*/}}
+{{- define "racontemoi.database" -}}
+{{- if .Values.students.database.cloudnativepg.enabled }}cloudnativepg
+{{- else if .Values.students.database.existingSecret }}external
+{{- end }}
+{{- end }}
+
+{{/* The CloudNativePG Cluster's name; the operator names its Services and Secrets after it. */}}
+{{- define "racontemoi.databaseCluster" -}}
+{{- printf "%s-db" (include "racontemoi.fullname" .) }}
+{{- end }}
+
 {{/* The back replicas: one when the store is a writable volume. */}}
 {{- define "racontemoi.backReplicas" -}}
 {{- if .Values.students.persistence.enabled }}1{{ else }}{{ .Values.back.replicaCount }}{{ end }}
