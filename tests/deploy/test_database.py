@@ -162,7 +162,7 @@ def test_network_policies_with_cloudnativepg(scenario, rendered):
 
 def test_network_policy_with_an_external_database(rendered):
     back = _policy(rendered["database-external"], "racontemoi-back")
-    dns, database = back["egress"]
+    _dns, database = back["egress"]
     assert database == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 5432, "protocol": "TCP"}]}
     # No address given: the database's port, anywhere.
     docs = load_docs(helm_template(extra=("--set", "students.database.existingSecret=db",
