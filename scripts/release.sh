@@ -15,15 +15,17 @@
 #   --test-stages "S..."    run only these stages of ./scripts/test.sh (default: all)
 #   --gitops-branch BRANCH  the branch of the dev values commit (default: the revision Argo CD
 #                           follows, targetRevision in argocd/kustomization.yaml)
-#   --no-gitops             no GitOps commit
+#   --no-gitops             no GitOps commit; the only way to release to a registry other than
+#                           the configured default (scripts/version.sh registry)
 #   --push-gitops REMOTE    push that branch to REMOTE after committing
 #
 # Environment: REGISTRY_USERNAME with REGISTRY_PASSWORD (or REGISTRY_PASSWORD_FILE) log docker,
 # helm and oras in; REGISTRY_PLAIN_HTTP=1 talks HTTP (automatic for localhost and 127.0.0.1);
 # SOURCE_URL overrides the source label (default: the repository URL of argocd/kustomization.yaml).
 #
-# In order, stopping at the first failure: checks (versions agree, clean tree, the version is not
-# in the registry yet), the test command, both images from the unmodified Dockerfiles (tags VERSION
+# In order, stopping at the first failure: checks (versions agree, the registry is the configured
+# default unless --no-gitops, clean tree, the dependency audit of scripts/audit.sh, the version is
+# not in the registry yet), the test command, both images from the unmodified Dockerfiles (tags VERSION
 # and sha-<commit>, OCI labels version/revision/created/source), the SBOM of the back's crates
 # (cargo-cyclonedx), the chart staged and linted; only then the pushes: images (digests recorded),
 # the chart with its image references pinned to those digests, the SBOM; last, the GitOps commit
@@ -68,6 +70,12 @@ version=${args[1]:-$(scripts/version.sh)}
 repo_version=$(scripts/version.sh)
 [ "$version" = "$repo_version" ] || die "version $version is not the repository's ($repo_version): run scripts/version.sh set $version and commit first"
 scripts/version.sh check >/dev/null || die "the version places disagree (scripts/version.sh check)"
+# The GitOps commit writes the registry into values-dev.yaml: one that is not the configured default
+# would make `scripts/version.sh check`, and so every later release, fail.
+default_registry=$(scripts/version.sh registry)
+if [ -n "$gitops" ] && [ "$registry" != "$default_registry" ]; then
+    die "$registry is not the configured registry ($default_registry), and the GitOps commit would point dev at it: make it the default first (scripts/version.sh registry set $registry, then commit), or release with --no-gitops"
+fi
 [ -z "$(git status --porcelain --untracked-files=no)" ] || die "the work tree has uncommitted changes: a release is built from a commit"
 for tool in docker helm cargo python3 git; do
     command -v "$tool" >/dev/null || die "$tool not found (scripts/setup/release.sh installs the tools)"
@@ -75,6 +83,9 @@ done
 cargo cyclonedx --version >/dev/null 2>&1 || die "cargo-cyclonedx not found (scripts/setup/release.sh)"
 python3 -c 'import oras' 2>/dev/null || die "the oras Python package is missing (scripts/setup/release.sh)"
 engine_answers || die "no Docker engine answers"
+# The lint stage's dependency audit (cargo audit against the RustSec database): a known
+# vulnerability, or a warning that .cargo/audit.toml does not ignore, stops the release here.
+scripts/audit.sh >&2 || die "the dependency audit failed (scripts/audit.sh): nothing was built or pushed"
 
 host=${registry%%/*}
 plain_http=${REGISTRY_PLAIN_HTTP:-}

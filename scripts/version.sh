@@ -16,12 +16,14 @@
 # not to be ahead of the version.
 #
 # The registry lives in the image references of helm/racontemoi/values.yaml (repository),
-# k8s/kustomization.yaml (newName) and both environments' values files.
+# k8s/kustomization.yaml (newName), both environments' values files, and the image names the
+# example overlay of k8s/ replaces (docs/examples/k8s-overlay/kustomization.yaml, name).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 CHART=helm/racontemoi
 ENV_VALUES=("$CHART/values-dev.yaml" "$CHART/values-prod.yaml")
+OVERLAY=docs/examples/k8s-overlay/kustomization.yaml
 SEMVER='[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?'
 
 die() { echo "version: $*" >&2; exit 1; }
@@ -50,6 +52,7 @@ registries() {
         sed -n -E "s|^ +repository: *\"?([^\" ]+)/(racontemoi-[a-z]+)\"?$|$file: \2 = \1|p" "$file"
     done
     sed -n -E 's|^ +newName: *"?([^" ]+)/(racontemoi-[a-z]+)"?$|k8s/kustomization.yaml: \2 = \1|p' k8s/kustomization.yaml
+    sed -n -E "s|^  - name: *\"?([^\" ]+)/(racontemoi-[a-z]+)\"?$|$OVERLAY: \2 = \1|p" "$OVERLAY"
 }
 
 version() { sed -n -E 's/^version = "([^"]*)"$/\1/p' Cargo.toml | head -n1; }
@@ -83,7 +86,7 @@ check() {
         value=${line##* = }
         if [ "$value" != "$want" ]; then echo "version: $line (registry, expected $want)" >&2; bad=1; fi
     done < <(registries)
-    [ "$(registries | wc -l)" -eq 8 ] || { echo "version: expected 8 image references, found:" >&2; registries >&2; bad=1; }
+    [ "$(registries | wc -l)" -eq 10 ] || { echo "version: expected 10 image references, found:" >&2; registries >&2; bad=1; }
     [ $bad = 0 ] || exit 1
     echo "version $(version), registry $want: every place agrees"
 }
@@ -109,6 +112,7 @@ set_registry() {
         sed -i -E "s|^( +repository: *)\"?[^\" ]+/(racontemoi-[a-z]+)\"?$|\1$new/\2|" "$file"
     done
     sed -i -E "s|^( +newName: *)\"?[^\" ]+/(racontemoi-[a-z]+)\"?$|\1$new/\2|" k8s/kustomization.yaml
+    sed -i -E "s|^(  - name: *)\"?[^\" ]+/(racontemoi-[a-z]+)\"?$|\1$new/\2|" "$OVERLAY"
     check >/dev/null
     echo "registry $new written"
 }

@@ -5,8 +5,9 @@
 # - a venv .cache/venv-deploy with the Python tools (pytest, kubernetes-validate, checkov,
 #   yamllint, jsonschema for the CRD checks) of tests/deploy/requirements.txt, pinned in
 #   tests/constraints.txt;
-# - Debian's nginx, envsubst (gettext-base) and busybox: tests/deploy/test_helm_test_pods.py runs
-#   the helm test pods' commands against the front's real config on host nginx (the front harness).
+# - Debian's nginx, envsubst (gettext-base) and busybox-static: tests/deploy/test_helm_test_pods.py runs
+#   the helm test pods' commands against the front's real config on host nginx (the front harness),
+#   and Debian's postgresql, the real database of the write check (testkit.postgres).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -41,7 +42,7 @@ fi
 "$bin_dir/helm" version --short
 "$bin_dir/kubectl" version --client
 
-apt_install nginx gettext-base busybox
+apt_install nginx gettext-base busybox-static postgresql
 # The stage builds the back (release) for those runs: scripts/setup/back.sh's fallback cargo.
 command -v cargo >/dev/null 2>&1 || apt_install cargo
 python_venv .cache/venv-deploy tests/deploy/requirements.txt

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the release stage (and scripts/release.sh) needs, idempotently (Debian, root):
-# - the containers stage's Docker engine and the deploy stage's helm 4, checkov and
-#   kubernetes-validate (their own setup scripts);
+# - the containers stage's Docker engine, the deploy stage's helm 4, checkov and
+#   kubernetes-validate, and the lint stage's cargo-audit (scripts/audit.sh, run by the release's
+#   checks) (their own setup scripts);
 # - Debian's docker-registry (the distribution project's registry), run by the stage itself on
 #   127.0.0.1; the package's own service is kept from starting (policy-rc.d during the install);
 # - cargo-cyclonedx, the CycloneDX SBOM generator for Cargo, in cargo's home (built once, kept);
@@ -13,6 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 bash scripts/setup/containers.sh
 bash scripts/setup/deploy.sh
+bash scripts/setup/lint.sh
 
 if ! dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep -q "install ok installed"; then
     # Without this, the package's init script would start a registry on :5000 for the whole machine.

@@ -2,14 +2,17 @@
 # The lint stage: shellcheck on every shell script we write (scripts/, bench/, tests/, the front's
 # entrypoint steps; the *.envsh ones as sh, since nginx's entrypoint sources them), ruff on all the
 # Python (rules in ruff.toml), hadolint on both Dockerfiles (the one place it runs: no finding at
-# its default threshold, info), and a check that every Python tool a requirements.txt names has
-# its one pin in tests/constraints.txt. Tools come from scripts/setup/lint.sh.
+# its default threshold, info), a check that every Python tool a requirements.txt names has
+# its one pin in tests/constraints.txt, and the dependency audit: scripts/audit.sh (cargo audit of
+# Cargo.lock against ../shared/advisory-db, every warning denied), then tests/lint/ showing that it
+# fails on a known advisory. Tools come from scripts/setup/lint.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 ruff=.cache/venv-lint/bin/ruff
 hadolint=.cache/venv-lint/bin/hadolint
-for needed in "$ruff" "$hadolint" "$(command -v shellcheck || echo shellcheck)"; do
+pytest=.cache/venv-lint/bin/pytest
+for needed in "$ruff" "$hadolint" "$pytest" "$(command -v shellcheck || echo shellcheck)"; do
     [ -x "$needed" ] || { echo "lint: $needed is missing: run scripts/setup/lint.sh" >&2; exit 1; }
 done
 
@@ -61,4 +64,9 @@ for requirements in tests/*/requirements.txt bench/requirements.txt; do
     done <"$requirements"
 done
 echo "requirements: $(wc -l <<<"$pinned") tools pinned in tests/constraints.txt"
+
+# The crates of Cargo.lock against the RustSec advisory database; then the audit's own tests.
+echo "audit: $(cargo audit --version 2>/dev/null || echo 'cargo-audit missing')"
+scripts/audit.sh || status=1
+"$pytest" -p no:cacheprovider -q -rs tests/lint || status=1
 exit $status

@@ -24,6 +24,11 @@ base_images() {
         }' "$1"
 }
 
+# label IMAGE NAME: the value of the image's label NAME ("" when it has none).
+label() {
+    "$DOCKER" image inspect -f "{{with .Config.Labels}}{{index . \"$2\"}}{{end}}" "$1"
+}
+
 # Makes IMAGE available (present, pulled, or a stand-in) and prints "IMAGE (official|stand-in)".
 ensure_base() {
     local image=$1 origin
@@ -35,8 +40,12 @@ ensure_base() {
         echo "build: $image cannot be pulled; building a stand-in" >&2
         tests/containers/standins/build.sh "$image" >&2
     fi
-    origin=$("$DOCKER" image inspect \
-        -f '{{with .Config.Labels}}{{index . "org.racontemoi.standin"}}{{end}}' "$image")
+    origin=$(label "$image" org.racontemoi.standin)
+    if [ -n "$origin" ] && [ "$(label "$image" org.racontemoi.standin-recipe)" \
+        != "$(tests/containers/standins/build.sh "$image" --recipe)" ]; then
+        echo "build: the stand-in $image was built from an older recipe; building it again" >&2
+        tests/containers/standins/build.sh "$image" >&2
+    fi
     if [ -n "$origin" ]; then echo "$image (stand-in)"; else echo "$image (official)"; fi
 }
 

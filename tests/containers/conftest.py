@@ -46,7 +46,7 @@ COMPOSE_SETTINGS = ("API_USERNAME", "API_PASSWORD", "STORY_URL", "STUDENTS_API_U
                     "STUDENTS_API_PREFIX", "BACK_URL", "CORS_ALLOW_ORIGIN", "LOG_FORMAT",
                     "FRONT_PORT", "BACK_PORT", "PUBLISH_ADDRESS", "IMAGE_TAG",
                     "LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_WINDOW", "LOGIN_THROTTLE_MAX_CLIENTS",
-                    "TRUSTED_PROXIES")
+                    "TRUSTED_PROXIES", "POSTGRES_PASSWORD", "FRONT_POSTGRES_PORT")
 
 
 def compose_env(**settings: str) -> dict[str, str]:

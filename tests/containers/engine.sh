@@ -22,7 +22,15 @@ engine_up() {
         return 1
     fi
     echo "engine: starting dockerd (log: /var/log/dockerd.log)"
-    nohup dockerd >>/var/log/dockerd.log 2>&1 &
+    # Without the caller's other descriptors: under `flock /tmp/racontemoi-docker.lock ...` the
+    # daemon would inherit the lock's descriptor and hold the lock for as long as it runs.
+    (
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+        done
+        exec nohup dockerd >>/var/log/dockerd.log 2>&1
+    ) &
     local i
     for i in $(seq 1 60); do
         engine_answers && { echo "engine: up after ${i}s"; return 0; }

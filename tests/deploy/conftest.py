@@ -30,6 +30,9 @@ NAMESPACE = "racontemoi"
 # The real CRDs of the custom kinds, beside the project (not in the repository): test_crds.py.
 CRDS = ROOT.parent / "shared" / "crds"
 
+# The chart renders of the database modes (students.database), beside "argocd" (prod runs one).
+DATABASE_RENDERS = ["database-external", "database-cloudnativepg", "knative-database"]
+
 # API groups of the built-in kinds (kubernetes-validate knows them); any other dotted group is a
 # custom resource, validated against its CRD instead (test_crds.py).
 BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io",
@@ -129,6 +132,10 @@ def renders(argocd_values_file, argocd_values_files, tmp_path_factory) -> dict[s
         "argocd": (argocd_values_file,),
         "knative": (VALUES / "knative.yaml",),
         "argocd-dev": tuple(argocd_values_files["dev"]),
+        # The database modes (prod, "argocd", runs CloudNativePG too).
+        "database-external": (VALUES / "database-external.yaml",),
+        "database-cloudnativepg": (VALUES / "database-cloudnativepg.yaml",),
+        "knative-database": (VALUES / "knative-database.yaml",),
     }
     paths = {}
     for name, files in scenarios.items():

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from conftest import K8S, ROOT, run, tool
+from conftest import DATABASE_RENDERS, K8S, ROOT, run, tool
 
 CONFIG = str(ROOT / ".checkov.yaml")
 DOCKERFILES = [ROOT / "back" / "Dockerfile", ROOT / "front" / "Dockerfile"]
-CHART_RENDERS = ["default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev"]
+CHART_RENDERS = ["default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev", *DATABASE_RENDERS]
 
 
 def checkov(*args: str) -> list[dict]:

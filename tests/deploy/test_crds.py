@@ -141,7 +141,7 @@ def test_every_custom_object_matches_its_crd(sources, schemas):
     assert not problems, "\n".join(problems)
     # The suite's renders do produce the custom kinds of every mode.
     assert {("monitoring.coreos.com/v1", "ServiceMonitor"), ("serving.knative.dev/v1", "Service"),
-            ("gateway.networking.k8s.io/v1", "HTTPRoute")} <= checked, checked
+            ("gateway.networking.k8s.io/v1", "HTTPRoute"), ("postgresql.cnpg.io/v1", "Cluster")} <= checked, checked
     assert any(api.startswith("argoproj.io/") for api, _ in checked), checked
 
 

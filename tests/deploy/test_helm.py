@@ -100,16 +100,19 @@ def _env(deployment):
 
 
 def test_back_url_follows_the_back_service_name(chart_default):
+    """The back Service's full name: nginx's resolver asks DNS for it as written (no search list)."""
     back_service = find(chart_default, "Service", "racontemoi-back")
     port = back_service["spec"]["ports"][0]["port"]
+    name, namespace = back_service["metadata"]["name"], back_service["metadata"]["namespace"]
     front = find(chart_default, "Deployment", "racontemoi-front")
-    assert _env(front)["BACK_URL"] == f"http://{back_service['metadata']['name']}:{port}"
+    assert _env(front)["BACK_URL"] == f"http://{name}.{namespace}.svc.cluster.local:{port}"
 
 
 def test_back_url_follows_fullname_override():
-    docs = load_docs(helm_template(extra=("--set", "fullnameOverride=story")).stdout)
+    docs = load_docs(helm_template(extra=("--set", "fullnameOverride=story", "--set", "clusterDomain=corp.example")).stdout)
     assert find(docs, "Service", "story-back")
-    assert _env(find(docs, "Deployment", "story-front"))["BACK_URL"] == "http://story-back:5000"
+    namespace = find(docs, "Service", "story-back")["metadata"]["namespace"]
+    assert _env(find(docs, "Deployment", "story-front"))["BACK_URL"] == f"http://story-back.{namespace}.svc.corp.example:5000"
     docs = load_docs(helm_template(extra=("--set", "front.backUrl=http://elsewhere:5000")).stdout)
     assert _env(find(docs, "Deployment", "racontemoi-front"))["BACK_URL"] == "http://elsewhere:5000"
 
@@ -167,7 +170,7 @@ def test_credentials_are_files_from_the_secret(rendered):
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         assert "API_PASSWORD" not in env and "API_USERNAME" not in env
         assert env["API_PASSWORD_FILE"]["value"] == "/run/secrets/racontemoi-api/password"
-        volume = next(v for v in pod["volumes"] if "secret" in v)
+        volume = next(v for v in pod["volumes"] if v["name"] == "api-credentials")
         assert volume["secret"]["secretName"] == secret
     secret = find(rendered["all-enabled"], "Secret")
     assert set(secret["data"]) == {"username", "password"}

@@ -7,7 +7,7 @@ from conftest import CHART, ROOT, run, tool
 
 YAML_SOURCES = ["k8s", "argocd", "tests/deploy/values", "helm/racontemoi/values.yaml",
                 "helm/racontemoi/values-dev.yaml", "helm/racontemoi/values-prod.yaml", ".github/workflows",
-                "helm/racontemoi/Chart.yaml", ".checkov.yaml", ".yamllint"]
+                "helm/racontemoi/Chart.yaml", ".checkov.yaml", ".yamllint", ".github/dependabot.yml", "docs/examples"]
 
 
 def test_yamllint():

@@ -4,10 +4,11 @@ import re
 
 import pytest
 
-from conftest import ROOT, pod_specs
+from conftest import DATABASE_RENDERS, ROOT, pod_specs
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
-UIDS = {"back": 65532, "front": 101, "probe": 65532}
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative", *DATABASE_RENDERS]
+# "write": the helm test write check, on the front image.
+UIDS = {"back": 65532, "front": 101, "probe": 65532, "write": 101}
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
                       "projected", "secret"}
 
@@ -62,7 +63,7 @@ def _selects(selector, labels):
     return selector.get("matchLabels", {}).items() <= labels.items() and not selector.get("matchExpressions")
 
 
-@pytest.mark.parametrize("target", ["k8s", "all-enabled", "persistence", "argocd", "knative"])
+@pytest.mark.parametrize("target", ["k8s", "all-enabled", "persistence", "argocd", "knative", *DATABASE_RENDERS])
 def test_every_pod_is_covered_by_a_network_policy(target, rendered):
     """Replaces checkov's CKV2_K8S_6 (skipped: the chart's policies are opt-in) on the renders that
     enable them."""
@@ -80,7 +81,7 @@ def test_every_pod_is_covered_by_a_network_policy(target, rendered):
             f"{target}: {doc['kind']}/{doc['metadata']['name']} is selected by no NetworkPolicy"
 
 
-@pytest.mark.parametrize("target", ["k8s", "all-enabled", "argocd"])
+@pytest.mark.parametrize("target", ["k8s", "all-enabled", "argocd", "database-external", "database-cloudnativepg"])
 def test_only_front_reaches_back(target, rendered):
     docs = rendered[target]
     back = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("back"))

@@ -4,9 +4,9 @@ test_crds.py, and the ServiceMonitor's wiring field by field here."""
 import pytest
 import yaml
 
-from conftest import KUBE_VERSION, is_custom, run, tool
+from conftest import DATABASE_RENDERS, KUBE_VERSION, is_custom, run, tool
 
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative", "argocd-dev", *DATABASE_RENDERS]
 
 
 @pytest.mark.parametrize("target", TARGETS)

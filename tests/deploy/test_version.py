@@ -15,7 +15,8 @@ from conftest import CHART, K8S, ROOT
 # Every file scripts/version.sh reads or writes.
 FILES = ["Cargo.toml", "Cargo.lock", "back/openapi.json", "back/Dockerfile", "front/Dockerfile",
          "helm/racontemoi/Chart.yaml", "helm/racontemoi/values.yaml", "helm/racontemoi/values-dev.yaml",
-         "helm/racontemoi/values-prod.yaml", "k8s/kustomization.yaml", "scripts/version.sh"]
+         "helm/racontemoi/values-prod.yaml", "k8s/kustomization.yaml", "scripts/version.sh",
+         "docs/examples/k8s-overlay/kustomization.yaml"]
 
 
 def version_sh(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -63,6 +64,7 @@ def test_default_images_point_at_the_release_registry():
     ("helm/racontemoi/values-dev.yaml", "tag: \"{v}\"", "tag: \"99.0.0\""),
     ("helm/racontemoi/values.yaml", "tag: \"\"", "tag: \"{v}\""),
     ("helm/racontemoi/values-prod.yaml", "ghcr.io/", "registry.example.com/"),
+    ("docs/examples/k8s-overlay/kustomization.yaml", "name: ghcr.io/", "name: registry.example.com/"),
 ])
 def test_check_names_the_place_that_disagrees(copy, file, old, new):
     version = version_sh(copy).stdout.strip()
@@ -94,7 +96,8 @@ def test_set_registry_writes_every_image_reference(copy):
     assert version_sh(copy, "registry").stdout.strip() == "registry.example.com:5000/team"
     assert version_sh(copy, "check").returncode == 0
     for file in ("helm/racontemoi/values.yaml", "helm/racontemoi/values-dev.yaml",
-                 "helm/racontemoi/values-prod.yaml", "k8s/kustomization.yaml"):
+                 "helm/racontemoi/values-prod.yaml", "k8s/kustomization.yaml",
+                 "docs/examples/k8s-overlay/kustomization.yaml"):
         assert "registry.example.com:5000/team/racontemoi-back" in (copy / file).read_text()
 
 

@@ -4,10 +4,13 @@ hadolint lints it in the lint stage (scripts/stages/lint.sh)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
-from harness import FRONT, REPO, dockerfile_env
+import pytest
+
+from harness import BUSYBOX, FRONT, REPO, Front, busybox_bin, dockerfile_env
 
 DOCKERFILE = FRONT / "Dockerfile"
 STEPS = sorted((FRONT / "docker-entrypoint.d").iterdir())
@@ -61,11 +64,14 @@ def test_the_env_defaults_are_the_architecture_s():
 
 
 def test_the_template_variables_all_have_defaults():
-    template = (FRONT / "templates" / "default.conf.template").read_text()
-    used = set(re.findall(r"\$\{([A-Z_]+)\}", template))
+    templates = sorted((FRONT / "templates").rglob("*.template"))
+    assert len(templates) == 4
+    used = {name for path in templates for name in re.findall(r"\$\{([A-Z_]+)\}", path.read_text())}
     env = dockerfile_env()
-    # Derived by 19-racontemoi-env.envsh: the CSP from the page's URLs, the upstream from BACK_URL.
-    computed = {"FRONT_CSP_CONNECT_SRC", "FRONT_BACK_SCHEME", "FRONT_BACK_SERVER", "FRONT_BACK_HOST", "FRONT_BACK_HOSTNAME"}
+    # Derived by 19-racontemoi-env.envsh: the CSP from the page's URLs, the upstream from BACK_URL
+    # and /etc/resolv.conf.
+    computed = {"FRONT_CSP_CONNECT_SRC", "FRONT_BACK_SCHEME", "FRONT_BACK_SERVER", "FRONT_BACK_HOST",
+                "FRONT_BACK_HOSTNAME", "FRONT_BACK_RESOLVE_SERVER", "FRONT_BACK_RESOLVER", "FRONT_BACK_UPSTREAM"}
     assert used - computed <= set(env)
     names = re.compile(env["NGINX_ENVSUBST_FILTER"])
     assert all(names.search(name) for name in used)
@@ -103,3 +109,28 @@ def test_the_image_adds_at_most_200_kb_to_the_base():
     )
     print(f"front image payload: {added} bytes")
     assert added <= MAX_ADDED_BYTES
+
+
+@pytest.mark.parametrize(("listen", "host"), [
+    ("{port}", "127.0.0.1"),
+    ("127.0.0.1:{port}", "127.0.0.1"),
+    ("0.0.0.0:{port}", "127.0.0.1"),
+    ("[::]:{port}", "[::1]"),
+    ("[::1]:{port}", "[::1]"),
+])
+def test_the_healthcheck_asks_where_front_listen_says(workdir, listen, host):
+    """The image's HEALTHCHECK command, run by busybox as the image runs it, against nginx
+    listening where FRONT_LISTEN says; then against nothing (nginx stopped): unhealthy."""
+    command = json.loads(dict(instructions())["HEALTHCHECK"].split(" CMD ", 1)[1])
+    assert command[:2] == ["/bin/sh", "-c"]
+    front = Front(workdir / "front", host=host)
+    front.env_overrides["FRONT_LISTEN"] = listen.format(port=front.port)
+    env = {"PATH": str(busybox_bin(workdir / "bin")), "FRONT_LISTEN": front.env_overrides["FRONT_LISTEN"]}
+    try:
+        front.start()
+        healthy = subprocess.run([BUSYBOX, "sh", "-c", command[2]], env=env, capture_output=True, timeout=30)
+        assert healthy.returncode == 0, healthy.stderr
+    finally:
+        front.stop()
+    unhealthy = subprocess.run([BUSYBOX, "sh", "-c", command[2]], env=env, capture_output=True, timeout=30)
+    assert unhealthy.returncode == 1

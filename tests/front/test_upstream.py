@@ -1,12 +1,11 @@
 """The front's proxy to the back and its static files, as tuned for performance: upstream
 connections reused (counted by the back's /metrics), a restart of the back between requests,
-BACK_URL forms, the bounded wait for the back's name to resolve, pre-compressed files, caching
-per file, and the buffered access log."""
+BACK_URL forms, pre-compressed files, caching per file, and the buffered access log. The back's
+name (missing, appearing, moving) is test_back_name.py's."""
 
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import secrets
 import signal
@@ -14,13 +13,10 @@ import socketserver
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from harness import Back, Front, RenderError
-
-HOSTS = Path("/etc/hosts")
 
 
 def accepted_connections(back: Back) -> int:
@@ -163,35 +159,40 @@ def test_a_kept_connection_closed_by_the_back_as_it_is_reused_gives_no_502(workd
 )
 def test_the_upstream_server_and_host_come_from_back_url(workdir, back_url, server, host):
     front = Front(workdir / "front", env_overrides={"BACK_URL": back_url})
-    front.render()
+    try:
+        front.render()
+    finally:
+        front.stop()  # the watcher a name leaves on nginx 1.22
     conf = (front.workdir / "nginx-conf.d" / "default.conf").read_text()
-    assert f"server {server} max_fails=0;" in conf
+    assert f"include {front.upstream_conf};" in conf
+    fixed = (front.workdir / "nginx-conf.d" / "racontemoi-back" / "fixed.conf").read_text()
+    assert f"server {server} max_fails=0;" in fixed
     assert f"proxy_set_header Host {host};" in conf
     scheme = back_url.split("://")[0]
     assert conf.count(f"proxy_pass {scheme}://racontemoi_back;") == 2
 
 
+@pytest.mark.parametrize("back_url", ["http://back:99999", "http://back:0", "http://[::1]:65536"])
+def test_a_back_url_port_out_of_range_is_refused(workdir, back_url):
+    front = Front(workdir / "front", env_overrides={"BACK_URL": back_url})
+    with pytest.raises(RenderError) as error:
+        front.render()
+    assert f"19-racontemoi-env.envsh: ERROR: BACK_URL's port must be 1 to 65535; got: {back_url.rsplit(':', 1)[1]}" in error.value.result.stderr
+
+
 def test_the_proxy_works_with_a_back_url_naming_a_host(workdir):
-    """BACK_URL with a host name (resolved when nginx starts) and a trailing slash."""
+    """BACK_URL with a name of /etc/hosts (nginx's resolver does not read it: the address is
+    fixed when nginx starts, on every version) and a trailing slash."""
     back = Back(workdir / "back").start()
     front = Front(workdir / "front", env_overrides={"BACK_URL": f"http://localhost:{back.port}/"})
     try:
         front.start()
+        assert "localhost (BACK_URL) is in /etc/hosts" in front.rendered.stdout
         with urllib.request.urlopen(front.origin + "/racontemoiunehistoire", timeout=10) as response:
             assert response.status == 200
     finally:
         front.stop()
         back.stop()
-
-
-def test_the_wait_for_the_back_name_is_bounded_and_logged(workdir):
-    name = f"back-{secrets.token_hex(4)}.racontemoi.invalid"
-    front = Front(workdir / "front", env_overrides={"BACK_URL": f"http://{name}:5000", "BACK_RESOLVE_TIMEOUT": "1"})
-    result = front.render()  # the step gives up and lets nginx start...
-    assert f"{name} (BACK_URL) does not resolve yet; waiting up to 1s" in result.stdout
-    assert f"{name} (BACK_URL) still does not resolve after" in result.stderr
-    check = front.check_config()  # ...which then stops on its own error, as before
-    assert check.returncode != 0 and "host not found in upstream" in check.stdout
 
 
 def test_a_bad_resolve_timeout_is_refused(workdir):
@@ -199,55 +200,6 @@ def test_a_bad_resolve_timeout_is_refused(workdir):
     with pytest.raises(RenderError) as error:
         front.render()
     assert "BACK_RESOLVE_TIMEOUT" in error.value.result.stderr
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or not os.access(HOSTS, os.W_OK), reason="needs to write /etc/hosts (root)")
-def test_the_front_starts_once_the_back_name_resolves(workdir):
-    """The back's name does not resolve when the front starts (cluster DNS not serving yet); it
-    resolves a moment later (a line added to /etc/hosts, removed afterwards): the front waits,
-    then serves stories, without a restart."""
-    name = f"back-{secrets.token_hex(4)}.racontemoi.invalid"
-    line = f"127.0.0.1 {name}\n"
-    back = Back(workdir / "back").start()
-    front = Front(workdir / "front", env_overrides={"BACK_URL": f"http://{name}:{back.port}", "BACK_RESOLVE_TIMEOUT": "60"})
-    outcome: dict = {}
-
-    def start():
-        try:
-            outcome["front"] = front.start()
-        except Exception as error:  # noqa: BLE001 (any failure is reported by the main thread)
-            outcome["error"] = error
-
-    starter = threading.Thread(target=start)
-    original = HOSTS.read_text()
-    try:
-        starter.start()
-        conf = front.workdir / "nginx-conf.d" / "default.conf"
-        for _ in range(300):  # the template is rendered just before the wait step
-            if conf.exists():
-                break
-            time.sleep(0.1)
-        time.sleep(1.5)  # let the wait step find the name unresolved at least once
-        assert starter.is_alive(), outcome
-        with HOSTS.open("a") as hosts:
-            hosts.write(line)
-        starter.join(timeout=90)
-        assert "error" not in outcome, outcome.get("error")
-        assert f"{name} (BACK_URL) does not resolve yet" in front.rendered.stdout
-        assert f"{name} (BACK_URL) resolves to 127.0.0.1 after" in front.rendered.stdout
-        with urllib.request.urlopen(front.origin + "/racontemoiunehistoire", timeout=10) as response:
-            assert response.status == 200
-            assert response.read().strip()
-    finally:
-        current = HOSTS.read_text()
-        if line in current:
-            with HOSTS.open("r+") as hosts:  # in place: /etc/hosts may be a bind mount
-                hosts.write(current.replace(line, "", 1))
-                hosts.truncate()
-        starter.join(timeout=90)
-        front.stop()
-        back.stop()
-    assert HOSTS.read_text() == original
 
 
 def test_static_files_are_sent_precompressed(stack):

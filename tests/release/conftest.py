@@ -3,7 +3,9 @@
 - `registry`: Debian's docker-registry (the distribution project) on 127.0.0.1 and a free port,
   with its storage and config under the session's temporary directory; stopped at the end.
 - `clone`: a throwaway clone of this repository (with the work tree's uncommitted changes
-  committed there as one snapshot), so that the release's GitOps commit never touches this one.
+  committed there as one snapshot), so that the release's GitOps commit never touches this one,
+  whose default registry is then the test registry's path (`scripts/version.sh registry set`, as
+  the README's release steps do once): the release refuses another registry unless `--no-gitops`.
 - `release`: `scripts/release.sh --skip-tests` run in the clone against the registry, under a
   registry path of its own; every image it leaves on the engine is removed at the end.
 """
@@ -26,13 +28,18 @@ VENV_BIN = ROOT / ".cache" / "venv-release" / "bin"
 DEPLOY_BIN = ROOT / ".cache" / "venv-deploy" / "bin"
 DOCKER = os.environ.get("DOCKER") or ("/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker")
 GITOPS_BRANCH = "release-test"
+# The registry path of this session's releases: REGISTRY/NAMESPACE[-suffix].
+NAMESPACE = f"racontemoi-release-test-{os.getpid()}"
 KUBE_VERSION = "1.34.0"
+# The release's dependency audit reads the RustSec database beside this repository, not beside
+# the throwaway clones (scripts/audit.sh skips it with one line where it is absent).
+ADVISORY_DB = ROOT.parent / "shared" / "advisory-db"
 
 
 def env() -> dict[str, str]:
-    """The tools of .cache first; git identity for the throwaway clone's commits."""
+    """The tools of .cache first; git identity for the throwaway clone's commits; the advisory database."""
     path = os.pathsep.join([str(BIN), str(VENV_BIN), os.environ.get("PATH", "")])
-    return dict(os.environ, PATH=path, REGISTRY_PLAIN_HTTP="1", GIT_AUTHOR_NAME="release test", GIT_AUTHOR_EMAIL="release-test@localhost",
+    return dict(os.environ, PATH=path, REGISTRY_PLAIN_HTTP="1", ADVISORY_DB=str(ADVISORY_DB), GIT_AUTHOR_NAME="release test", GIT_AUTHOR_EMAIL="release-test@localhost",
                 GIT_COMMITTER_NAME="release test", GIT_COMMITTER_EMAIL="release-test@localhost")
 
 
@@ -109,8 +116,9 @@ def manifest_digest(host: str, name: str, reference: str) -> str:
         "docker-content-digest"]
 
 
-def make_clone(dest: Path) -> Path:
-    """A clone of this repository's HEAD plus the work tree's uncommitted changes, as one commit."""
+def make_clone(dest: Path, registry_path: str | None = None) -> Path:
+    """A clone of this repository's HEAD plus the work tree's uncommitted changes, as one commit;
+    with registry_path, then a second commit that makes it the default registry."""
     run("git", "clone", "--quiet", "--no-hardlinks", ROOT, dest)
     diff = run("git", "diff", "HEAD", "--binary").stdout
     if diff:
@@ -122,12 +130,20 @@ def make_clone(dest: Path) -> Path:
     run("git", "add", "--all", cwd=dest)
     if run("git", "status", "--porcelain", cwd=dest).stdout:
         run("git", "commit", "--quiet", "-m", "release test: the work tree's changes", cwd=dest)
+    if registry_path:
+        set_registry(dest, registry_path)
     return dest
 
 
+def set_registry(clone: Path, path: str) -> None:
+    """`scripts/version.sh registry set PATH`, committed: the README's once-only release step."""
+    run(clone / "scripts" / "version.sh", "registry", "set", path, cwd=clone)
+    run("git", "commit", "--quiet", "-am", f"release test: registry {path}", cwd=clone)
+
+
 @pytest.fixture(scope="session")
-def clone(tmp_path_factory) -> Path:
-    return make_clone(tmp_path_factory.mktemp("clone") / "racontemoi")
+def clone(registry, tmp_path_factory) -> Path:
+    return make_clone(tmp_path_factory.mktemp("clone") / "racontemoi", f"{registry}/{NAMESPACE}")
 
 
 @dataclass
@@ -166,7 +182,7 @@ def remove_images(prefix: str) -> None:
 
 @pytest.fixture(scope="session")
 def release(registry, clone) -> Release:
-    namespace = f"racontemoi-release-test-{os.getpid()}"
+    namespace = NAMESPACE
     path = f"{registry}/{namespace}"
     version = run(clone / "scripts" / "version.sh", cwd=clone).stdout.strip()
     head = run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()

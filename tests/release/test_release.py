@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import (
+    ADVISORY_DB,
     DOCKER,
     GITOPS_BRANCH,
     KUBE_VERSION,
@@ -29,9 +30,14 @@ from conftest import (
     registry_tags,
     release_command,
     run,
+    set_registry,
 )
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def repositories_under(host: str, namespace: str) -> list[str]:
+    return [r for r in registry_catalog(host) if r.startswith(namespace + "/")]
 
 
 def test_release_publishes_images_chart_and_sbom(release):
@@ -230,13 +236,13 @@ def test_second_release_of_the_version_is_refused(release):
 
 def test_release_whose_tests_fail_pushes_nothing(release, tmp_path):
     """The test command fails (a stage that fails, committed in another throwaway clone)."""
-    clone = make_clone(tmp_path / "failing")
+    namespace = f"{release.namespace}-failing"
+    path = f"{release.registry}/{namespace}"
+    clone = make_clone(tmp_path / "failing", path)
     stage = clone / "scripts" / "stages" / "failing.sh"
     stage.write_text("#!/usr/bin/env bash\necho 'a test that fails'\nexit 1\n")
     run("git", "add", stage, cwd=clone)
     run("git", "commit", "--quiet", "-m", "a failing test", cwd=clone)
-    namespace = f"{release.namespace}-failing"
-    path = f"{release.registry}/{namespace}"
     old = os.environ.get("SKIP_SETUP")
     os.environ["SKIP_SETUP"] = "1"
     try:
@@ -257,16 +263,36 @@ def test_release_whose_tests_fail_pushes_nothing(release, tmp_path):
 
 def test_release_whose_build_fails_pushes_nothing(release, tmp_path):
     """The back's Dockerfile fails (in another throwaway clone): no image, chart or SBOM is pushed."""
-    clone = make_clone(tmp_path / "broken-build")
+    namespace = f"{release.namespace}-broken-build"
+    clone = make_clone(tmp_path / "broken-build", f"{release.registry}/{namespace}")
     dockerfile = clone / "back" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("WORKDIR /src\n", "WORKDIR /src\nRUN exit 3\n", 1))
     run("git", "commit", "--quiet", "-am", "a build that fails", cwd=clone)
-    namespace = f"{release.namespace}-broken-build"
     proc = release_command(clone, f"{release.registry}/{namespace}", "--skip-tests", "--gitops-branch",
                            GITOPS_BRANCH, check=False)
     assert proc.returncode != 0
     assert "the back image did not build: nothing was pushed" in proc.stderr, proc.stdout + proc.stderr
     assert not [r for r in registry_catalog(release.registry) if r.startswith(namespace + "/")]
+    assert not run("git", "branch", "--list", GITOPS_BRANCH, cwd=clone).stdout.strip()
+
+
+@pytest.mark.skipif(not ADVISORY_DB.is_dir(), reason=f"no advisory database at {ADVISORY_DB}")
+def test_release_whose_audit_fails_builds_and_pushes_nothing(release, tmp_path):
+    """Cargo.lock with hyper 0.14.9 (RUSTSEC-2021-0078, in the real database): the release's checks
+    run the lint stage's audit, and stop before any build or push."""
+    namespace = f"{release.namespace}-vulnerable"
+    path = f"{release.registry}/{namespace}"
+    clone = make_clone(tmp_path / "vulnerable", path)
+    lock = clone / "Cargo.lock"
+    lock.write_text(lock.read_text() + '\n[[package]]\nname = "hyper"\nversion = "0.14.9"\n'
+                    'source = "registry+https://github.com/rust-lang/crates.io-index"\n')
+    run("git", "commit", "--quiet", "-am", "a crate with a known advisory", cwd=clone)
+    proc = release_command(clone, path, "--skip-tests", "--gitops-branch", GITOPS_BRANCH, check=False)
+    assert proc.returncode != 0
+    assert "the dependency audit failed (scripts/audit.sh): nothing was built or pushed" in proc.stderr, proc.stderr
+    assert "RUSTSEC-2021-0078" in proc.stderr
+    assert not repositories_under(release.registry, namespace)
+    assert not docker("image", "ls", "--quiet", f"{path}/racontemoi-back").stdout.strip(), "nothing is built"
     assert not run("git", "branch", "--list", GITOPS_BRANCH, cwd=clone).stdout.strip()
 
 
@@ -323,17 +349,74 @@ def test_back_binary_is_reproducible(release, pulled):
     assert b"/cargo/registry/src/" in published_binary or b"/racontemoi/back/src" in published_binary
 
 
-def test_release_in_phases_as_the_jenkinsfile_runs_it(release):
+def test_release_in_phases_as_the_jenkinsfile_runs_it(release, tmp_path):
     """build, push and deploy as three calls (the Jenkinsfile's Build, Push and Deploy stages)."""
     path = f"{release.path}-phases"
-    branch = f"{GITOPS_BRANCH}-phases"
-    release_command(release.clone, path, "--phase", "build")
+    clone = make_clone(tmp_path / "phases", path)
+    head = run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
+    release_command(clone, path, "--phase", "build")
     assert not [r for r in registry_catalog(release.registry) if r.startswith(f"{release.namespace}-phases/")], \
         "the build phase pushes nothing"
-    release_command(release.clone, path, "--phase", "push")
+    release_command(clone, path, "--phase", "push")
     env = dict(line.split("=", 1) for line in
-               (release.clone / "dist" / "release" / release.version / "release.env").read_text().splitlines())
+               (clone / "dist" / "release" / release.version / "release.env").read_text().splitlines())
     assert env["BACK_IMAGE"].startswith(f"{path}/racontemoi-back:{release.version}@sha256:")
-    release_command(release.clone, path, "--phase", "deploy", "--gitops-branch", branch)
-    changed = run("git", "diff", "--name-only", release.head, branch, cwd=release.clone).stdout.split()
+    release_command(clone, path, "--phase", "deploy", "--gitops-branch", GITOPS_BRANCH)
+    changed = run("git", "diff", "--name-only", head, GITOPS_BRANCH, cwd=clone).stdout.split()
     assert changed == ["helm/racontemoi/values-dev.yaml"]
+
+
+def test_release_to_another_registry_twice(release, tmp_path):
+    """Issue 21: a release to a registry that is not the configured default, run twice as a user
+    would. Its GitOps commit would write that registry into values-dev.yaml, after which
+    `scripts/version.sh check`, and every later release, failed ("the version places disagree").
+    Now the release refuses it at the start, naming `scripts/version.sh registry set`, and changes
+    nothing; with --no-gitops it publishes, and the next release passes its checks; made the
+    default, a release commits it to the checked-out branch and the next one still passes them."""
+    clone = make_clone(tmp_path / "another")  # the repository's own default registry
+    version_sh = clone / "scripts" / "version.sh"
+    default = run(version_sh, "registry", cwd=clone).stdout.strip()
+    namespace = f"{release.namespace}-another"
+    path = f"{release.registry}/{namespace}"
+    assert path != default
+    head = run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
+    branch = run("git", "symbolic-ref", "--short", "HEAD", cwd=clone).stdout.strip()
+
+    def passes_checks(proc):
+        assert "places disagree" not in proc.stderr, proc.stderr
+        assert run(version_sh, "check", cwd=clone, check=False).returncode == 0
+
+    # As the issue's user ran it: the GitOps commit would go to the branch Argo CD follows.
+    for attempt in ("first", "second"):
+        proc = release_command(clone, path, "--skip-tests", "--gitops-branch", branch, check=False)
+        print(f"\n{attempt} release to {path} (default {default}): exit {proc.returncode}\n{proc.stderr.strip()}")
+        assert proc.returncode != 0
+        assert f"scripts/version.sh registry set {path}" in proc.stderr and "--no-gitops" in proc.stderr
+        passes_checks(proc)
+        assert not repositories_under(release.registry, namespace), "refused before anything is pushed"
+        assert run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip() == head
+        assert not run("git", "status", "--porcelain", "--untracked-files=no", cwd=clone).stdout
+
+    # --no-gitops: published there, no commit; the second run is refused only as a version that
+    # is already published (every check before it passed).
+    first = release_command(clone, path, "--skip-tests", "--no-gitops")
+    assert "GitOps" not in first.stdout
+    assert registry_tags(release.registry, f"{namespace}/racontemoi-back")
+    assert run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip() == head
+    second = release_command(clone, path, "--skip-tests", "--no-gitops", check=False)
+    print(f"second --no-gitops release: exit {second.returncode}\n{second.stderr.strip()}")
+    assert second.returncode != 0 and "already published" in second.stderr, second.stderr
+    passes_checks(second)
+
+    # Made the default (the README's once-only step): the GitOps commit lands on the checked-out
+    # branch, as in the issue, and the next release still passes every check.
+    path = f"{path}-default"
+    set_registry(clone, path)
+    release_command(clone, path, "--skip-tests", "--gitops-branch", branch)
+    assert run("git", "log", "-1", "--format=%s", cwd=clone).stdout.startswith("deploy(dev): ")
+    dev = yaml.safe_load((clone / "helm" / "racontemoi" / "values-dev.yaml").read_text())
+    assert dev["back"]["image"]["repository"] == f"{path}/racontemoi-back"
+    after = release_command(clone, path, "--skip-tests", "--gitops-branch", branch, check=False)
+    print(f"release after the GitOps commit: exit {after.returncode}\n{after.stderr.strip()}")
+    assert after.returncode != 0 and "already published" in after.stderr, after.stderr
+    passes_checks(after)

@@ -7,11 +7,22 @@ Deployment, injected by Knative (8080) in the Knative mode.
 {{/* The back's env entries, PORT excepted. */}}
 {{- define "racontemoi.backEnv" -}}
 {{- $credentials := include "racontemoi.credentialsSecretName" . }}
+{{- $database := include "racontemoi.database" . }}
 - name: STUDENTS_API_PREFIX
   value: {{ .Values.students.apiPrefix | quote }}
+{{- if $database }}
+{{- /* PostgreSQL: every replica writes; the URL (with its password) is a mounted file. */}}
+- name: STUDENTS_DATABASE_URL_FILE
+  value: /run/secrets/racontemoi-db/url
+{{- if include "racontemoi.databaseCaVolume" . }}
+- name: STUDENTS_DATABASE_CA_FILE
+  value: /run/secrets/racontemoi-db-ca/ca.crt
+{{- end }}
+{{- else }}
 - name: STUDENT_AGE_FILE
   value: /data/student_age.json
-{{- if not .Values.students.persistence.enabled }}
+{{- end }}
+{{- if not (or $database .Values.students.persistence.enabled) }}
 {{- /* The ConfigMap store is read-only by design: no lock, writes answer 503, the back is ready.
 With persistence the store is meant to be writable, so one that cannot be locked or written
 keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
@@ -34,9 +45,20 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
 {{- end }}
 
 {{- define "racontemoi.backVolumeMounts" -}}
+{{- if include "racontemoi.database" . }}
+- name: database
+  mountPath: /run/secrets/racontemoi-db
+  readOnly: true
+{{- if include "racontemoi.databaseCaVolume" . }}
+- name: database-ca
+  mountPath: /run/secrets/racontemoi-db-ca
+  readOnly: true
+{{- end }}
+{{- else }}
 - name: students
   mountPath: /data
   readOnly: {{ not .Values.students.persistence.enabled }}
+{{- end }}
 {{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
 - name: stories
   mountPath: /etc/racontemoi/stories
@@ -51,6 +73,25 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
 
 {{- define "racontemoi.backVolumes" -}}
 {{- $credentials := include "racontemoi.credentialsSecretName" . }}
+{{- $database := include "racontemoi.database" . }}
+{{- if $database }}
+- name: database
+  secret:
+    {{- if eq $database "cloudnativepg" }}
+    # Made by the CloudNativePG operator: postgresql://app:...@<cluster>-rw.<namespace>:5432/app
+    secretName: {{ include "racontemoi.databaseCluster" . }}-app
+    {{- else }}
+    secretName: {{ .Values.students.database.existingSecret }}
+    {{- end }}
+    defaultMode: 0440
+    items:
+      - key: {{ ternary "uri" .Values.students.database.urlKey (eq $database "cloudnativepg") }}
+        path: url
+{{- with include "racontemoi.databaseCaVolume" . }}
+- name: database-ca
+  {{- . | trim | nindent 2 }}
+{{- end }}
+{{- else }}
 - name: students
   {{- if .Values.students.persistence.enabled }}
   persistentVolumeClaim:
@@ -59,6 +100,7 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
   configMap:
     name: {{ include "racontemoi.fullname" . }}-students
   {{- end }}
+{{- end }}
 {{- if or .Values.stories.lines .Values.stories.existingConfigMap }}
 - name: stories
   configMap:
@@ -85,4 +127,35 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
 checksum/students: {{ include (print .Template.BasePath "/students-configmap.yaml") . | sha256sum }}
 checksum/stories: {{ include (print .Template.BasePath "/stories-configmap.yaml") . | sha256sum }}
 checksum/credentials: {{ include (print .Template.BasePath "/students-secret.yaml") . | sha256sum }}
+{{- end }}
+
+{{/*
+The volume source of the database's CA ("" when none): the Cluster's own CA with CloudNativePG
+(only its ca.crt: the Secret also holds the CA's key), else students.database.ca's Secret or
+ConfigMap.
+*/}}
+{{- define "racontemoi.databaseCaVolume" -}}
+{{- $ca := .Values.students.database.ca }}
+{{- $database := include "racontemoi.database" . }}
+{{- if eq $database "cloudnativepg" }}
+secret:
+  secretName: {{ include "racontemoi.databaseCluster" . }}-ca
+  defaultMode: 0440
+  items:
+    - key: ca.crt
+      path: ca.crt
+{{- else if and (eq $database "external") $ca.secretName }}
+secret:
+  secretName: {{ $ca.secretName }}
+  defaultMode: 0440
+  items:
+    - key: {{ $ca.key }}
+      path: ca.crt
+{{- else if and (eq $database "external") $ca.configMapName }}
+configMap:
+  name: {{ $ca.configMapName }}
+  items:
+    - key: {{ $ca.key }}
+      path: ca.crt
+{{- end }}
 {{- end }}

@@ -66,17 +66,19 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 
 {{/*
-The URL nginx proxies to: front.backUrl, or this release's back Service; in the Knative mode the
-Knative Service's cluster-local address (port 80, routed by its Host header, which nginx sets
-from this URL).
+The URL nginx proxies to: front.backUrl, or this release's back Service by its full name
+(<name>.<namespace>.svc.<clusterDomain>: nginx re-resolves it at run time through DNS, which does
+not apply the search list); in the Knative mode the Knative Service's cluster-local address (port
+80, routed by its Host header, which nginx sets from this URL).
 */}}
 {{- define "racontemoi.backUrl" -}}
+{{- $back := printf "%s.%s.svc.%s" (include "racontemoi.componentName" (dict "root" . "component" "back")) .Release.Namespace .Values.clusterDomain }}
 {{- if .Values.front.backUrl }}
 {{- .Values.front.backUrl }}
 {{- else if .Values.knative.enabled }}
-{{- printf "http://%s.%s.svc.cluster.local" (include "racontemoi.componentName" (dict "root" . "component" "back")) .Release.Namespace }}
+{{- printf "http://%s" $back }}
 {{- else }}
-{{- printf "http://%s:%d" (include "racontemoi.componentName" (dict "root" . "component" "back")) (int .Values.back.service.port) }}
+{{- printf "http://%s:%d" $back (int .Values.back.service.port) }}
 {{- end }}
 {{- end }}
 
@@ -87,6 +89,22 @@ from this URL).
 {{- else if .Values.students.auth.username }}
 {{- printf "%s-api-credentials" (include "racontemoi.fullname" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+Where the students live: "cloudnativepg" (a Cluster of this release), "external" (a URL from
+students.database.existingSecret), or "" (the file: a read-only ConfigMap, or a PVC with
+persistence).
+*/}}
+{{- define "racontemoi.database" -}}
+{{- if .Values.students.database.cloudnativepg.enabled }}cloudnativepg
+{{- else if .Values.students.database.existingSecret }}external
+{{- end }}
+{{- end }}
+
+{{/* The CloudNativePG Cluster's name; the operator names its Services and Secrets after it. */}}
+{{- define "racontemoi.databaseCluster" -}}
+{{- printf "%s-db" (include "racontemoi.fullname" .) }}
 {{- end }}
 
 {{/* The back replicas: one when the store is a writable volume. */}}

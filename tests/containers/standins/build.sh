@@ -3,11 +3,14 @@
 # and tags it with the official name, so the project's Dockerfiles build unmodified.
 # Test tooling only: nothing the project ships refers to these images.
 #
-#   build.sh IMAGE    IMAGE is rust:* or nginx:* (the official name to stand in for)
+#   build.sh IMAGE    IMAGE is rust:*, nginx:* or postgres:* (the official name to stand in for)
 #
 # Recipe: a Debian minbase rootfs made by debootstrap from the mirror apt is configured with,
 # loaded with `docker import`, finished by standins/<kind>/Dockerfile. Every stand-in carries the
-# label org.racontemoi.standin=<kind>, which is how the build report tells it from the official one.
+# label org.racontemoi.standin=<kind>, which is how the build report tells it from the official one,
+# and org.racontemoi.standin-recipe, the fingerprint of its recipe (the packages and the files of
+# standins/<kind>/): `build.sh IMAGE --recipe` prints it, and build_images.sh rebuilds a stand-in
+# whose recipe changed since it was built.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -18,9 +21,12 @@ image=${1:?usage: build.sh IMAGE}
 suite=bookworm
 case "$image" in
     rust:*)  kind=rust;  packages=ca-certificates,gcc,libc6-dev ;;
-    nginx:*) kind=nginx; packages=nginx,gettext-base,busybox ;;
+    nginx:*) kind=nginx; packages=nginx,gettext-base,busybox-static ;;
+    postgres:*) kind=postgres; packages=postgresql ;;
     *) echo "standin: no stand-in recipe for $image" >&2; exit 2 ;;
 esac
+recipe=$({ echo "$packages"; cat "$here/$kind"/*; } | sha256sum | cut -c1-16)
+if [ "${2:-}" = --recipe ]; then echo "$recipe"; exit 0; fi
 
 # The Debian mirror apt already uses (the only Debian source this machine may reach).
 debian_mirror() {
@@ -63,7 +69,8 @@ rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 tar --numeric-owner -C "$rootfs" -c . | "$DOCKER" import - "$rootfs_image" >/dev/null
 "$DOCKER" build --quiet --build-arg ROOTFS="$rootfs_image" \
-    --label org.racontemoi.standin="$kind" --tag "$image" "$here/$kind" >/dev/null
+    --label org.racontemoi.standin="$kind" --label org.racontemoi.standin-recipe="$recipe" \
+    --tag "$image" "$here/$kind" >/dev/null
 "$DOCKER" rmi "$rootfs_image" >/dev/null
 size=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
 echo "standin: built $image in ${SECONDS}s ($((size / 1048576)) MiB)"

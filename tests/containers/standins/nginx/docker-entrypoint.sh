@@ -1,17 +1,21 @@
 #!/bin/sh
 # The official nginx image's entrypoint contract: when the command is nginx or nginx-debug, run
 # /docker-entrypoint.d/ in version order (executable *.envsh sourced, executable *.sh run, anything
-# else ignored), stop at the first failure, then exec the command.
+# else ignored), stop at the first failure, then exec the command. Run by busybox ash, as the
+# alpine image runs it. STANDIN_ENTRYPOINT_DIR (not the official image's) points it at another
+# directory of steps: the front tests (tests/front/harness.py) run it on the host.
 set -e
+
+steps=${STANDIN_ENTRYPOINT_DIR:-/docker-entrypoint.d}
 
 log() {
     [ -n "${NGINX_ENTRYPOINT_QUIET_LOGS:-}" ] || echo "$@"
 }
 
 if [ "$1" = nginx ] || [ "$1" = nginx-debug ]; then
-    if [ -n "$(find /docker-entrypoint.d/ -mindepth 1 -maxdepth 1 -type f -print -quit 2>/dev/null)" ]; then
-        log "$0: /docker-entrypoint.d/ is not empty, will attempt to perform configuration"
-        find /docker-entrypoint.d/ -follow -type f -print | sort -V | while read -r f; do
+    if [ -n "$(find "$steps/" -mindepth 1 -maxdepth 1 -type f -print -quit 2>/dev/null)" ]; then
+        log "$0: $steps/ is not empty, will attempt to perform configuration"
+        find "$steps/" -follow -type f -print | sort -V | while read -r f; do
             case "$f" in
                 *.envsh)
                     # shellcheck source=/dev/null
@@ -25,7 +29,7 @@ if [ "$1" = nginx ] || [ "$1" = nginx-debug ]; then
         done
         log "$0: Configuration complete; ready for start up"
     else
-        log "$0: No files found in /docker-entrypoint.d/, skipping configuration"
+        log "$0: No files found in $steps/, skipping configuration"
     fi
 fi
 
