@@ -34,10 +34,12 @@ def front_base_image() -> str:
     return match.group(1)
 
 
-def test_back_image_is_at_most_2_mib(engine):
+def test_back_image_is_at_most_4_mib(engine):
+    # 4 MiB since issue 18: one binary for both student stores, the PostgreSQL client, pool and
+    # TLS included (2 MiB before; each crate's share in docs/students.md, "Size").
     size = inspect(BACK_IMAGE)["Size"]
     print(f"{BACK_IMAGE}: {size} bytes ({size / MIB:.2f} MiB)")
-    assert size <= 2 * MIB
+    assert size <= 4 * MIB
 
 
 def test_back_image_configuration(engine):
