@@ -79,6 +79,7 @@ def parse_args():
     p.add_argument("--duration", type=int, default=5, help="seconds per load")
     p.add_argument("--writers", type=int, default=32)
     p.add_argument("--readers", type=int, default=64)
+    p.add_argument("--pool-size", type=int, help="STUDENTS_DATABASE_POOL_SIZE of the backs (default: the back's)")
     p.add_argument("--pgbench-threads", type=int, default=1, help="pgbench -j (wrk runs -t1)")
     p.add_argument("--no-instructions", action="store_true", help="skip callgrind (about 40 s a binary)")
     p.add_argument("--quick", action="store_true", help="1 round of 3 s, no callgrind")
@@ -86,6 +87,9 @@ def parse_args():
     args = p.parse_args()
     if args.quick:
         args.rounds, args.duration, args.no_instructions = 1, 3, True
+    args.binary = args.binary.resolve()
+    if args.before_binary:
+        args.before_binary = args.before_binary.resolve()
     return args
 
 
@@ -93,9 +97,17 @@ class Setup:
     """The server, its two databases (writes: empty; reads: 100 students imported by the back's
     own CLI) and three backs: on each database, and on the same 100 students in a file."""
 
-    def __init__(self, tmp, binary):
-        self.tmp = tmp
+    def __init__(self, tmp, binary, pool_size=None):
+        self.tmp, self.backs, self.pool_size = tmp, {}, pool_size
         self.pg = postgres.start(tmp / "pg")
+        try:
+            self._start(binary)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, binary):
+        tmp = self.tmp
         writes_url, reads_url = self.pg.create_database("writes"), self.pg.create_database("reads")
         students = tmp / "student_age.json"
         write_store(students, READ_STUDENTS)
@@ -104,14 +116,17 @@ class Setup:
         if imported.returncode != 0:
             raise RuntimeError(f"back students import: {imported.stderr.strip()}")
         fixture = servers.Fixture(tmp, ROOT / "back" / "data" / "stories" / "contes.txt", students)
-        self.backs, self.idle_kib = {}, {}
+        self.idle_kib = {}
         for name, url in (("file", None), ("reads", reads_url), ("writes", writes_url)):
             server = servers.back(f"back-{name}", binary, fixture)
             if url:
                 server.env.update(STUDENTS_DATABASE_URL=url, STUDENTS_MAX="100000000")
+                if self.pool_size:
+                    server.env["STUDENTS_DATABASE_POOL_SIZE"] = str(self.pool_size)
             self.backs[name] = servers.Running(server, tmp)
             time.sleep(0.5)
             self.idle_kib[name] = procstat.memory_kib(self.backs[name].proc.pid, "VmRSS")
+            self.idle_kib[name + " anon"] = procstat.memory_kib(self.backs[name].proc.pid, "RssAnon")
 
     def stop(self):
         for back in self.backs.values():
@@ -120,13 +135,13 @@ class Setup:
 
 
 def idle_rss(binary, tmp):
-    """VmRSS of a back on the file store (the 100 students), 0.5 s after it first answered."""
+    """VmRSS and RssAnon of a back on the file store (the 100 students), 0.5 s after it first answered."""
     students = tmp / "student_age-idle.json"
     write_store(students, READ_STUDENTS)
     back = servers.Running(servers.back("back-idle", binary, servers.Fixture(tmp, students, students)), tmp)
     try:
         time.sleep(0.5)
-        return procstat.memory_kib(back.proc.pid, "VmRSS")
+        return [procstat.memory_kib(back.proc.pid, key) for key in ("VmRSS", "RssAnon")]
     finally:
         back.stop()
 
@@ -260,7 +275,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="racontemoi-bench-pg-"))
     tmp.chmod(0o755)  # the server's directory is below it, owned by the postgres user
     try:
-        setup = Setup(tmp, args.binary)
+        setup = Setup(tmp, args.binary, args.pool_size)
         try:
             runs = rounds(setup, args, started)
             after_kib = procstat.memory_kib(setup.backs["writes"].proc.pid, "VmRSS")
@@ -269,7 +284,7 @@ def main():
         finally:
             setup.stop()
         if args.before_binary:
-            setup.idle_kib["before"] = idle_rss(args.before_binary, tmp)
+            setup.idle_kib["before"], setup.idle_kib["before anon"] = idle_rss(args.before_binary, tmp)
         binaries = {"this build": args.binary}
         if args.before_binary:
             binaries[args.before_label] = args.before_binary
@@ -293,11 +308,13 @@ def main():
     def mib(kib):
         return report._num(kib / 1024, " MiB") if kib is not None else "–"
 
-    rows = [["this build, file store", mib(idle["file"]), "–"],
-            ["this build, PostgreSQL", mib(idle["reads"]), f"{mib(after_kib)} ({mib(peak_kib)})"]]
+    rows = [["this build, file store", mib(idle["file"]), mib(idle["file anon"]), "–"],
+            ["this build, PostgreSQL", mib(idle["reads"]), mib(idle["reads anon"]),
+             f"{mib(after_kib)} ({mib(peak_kib)})"]]
     if "before" in idle:
-        rows.append([f"{args.before_label}, file store", mib(idle["before"]), "–"])
-    memory = report._table(["back", "idle RSS", "after the loads (peak), writes' back"], rows)
+        rows.append([f"{args.before_label}, file store", mib(idle["before"]), mib(idle["before anon"]), "–"])
+    memory = report._table(["back", "idle RSS", "of it anon (not the mapped binary)",
+                            "after the loads (peak), writes' back"], rows)
     builds = report._table(
         ["binary", "size (stripped, static)", "story: instructions/request (callgrind)"],
         [[name, f"{report._num(sizes[name] / MIB, ' MiB')} ({sizes[name]:,} bytes)",
