@@ -75,6 +75,13 @@ impl Health {
     /// `Ok` once the database is up; a 503 at once while it is down, or when an attempt in
     /// progress does not succeed within the connect timeout.
     pub(super) async fn usable(&self) -> Result<(), Failure> {
+        // The common case, without a timer or a subscription.
+        let now = *self.phase.borrow();
+        match now {
+            Phase::Up => return Ok(()),
+            Phase::Down { retry_at } => return Err(unavailable(retry_at)),
+            Phase::Connecting => {}
+        }
         let mut phase = self.phase.subscribe();
         let deadline = tokio::time::sleep(self.connect_timeout);
         tokio::pin!(deadline);
