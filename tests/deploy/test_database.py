@@ -36,7 +36,7 @@ def test_helm_lint_strict(values):
     assert "0 chart(s) failed" in out
 
 
-@pytest.mark.parametrize("scenario", ["database-external", "database-cloudnativepg"])
+@pytest.mark.parametrize("scenario", ["database-external", "database-cloudnativepg", "argocd"])
 def test_the_back_is_a_deployment_of_writers(scenario, rendered):
     """Every replica writes: a Deployment of back.replicaCount (2) or its HPA, never the
     single-writer StatefulSet, no read-only store, no file store mounted."""
@@ -81,7 +81,7 @@ def test_external_database_url_and_ca(rendered):
     assert volume(back_pod(secret), "/run/secrets/racontemoi-db-ca")["secret"]["secretName"] == "db-ca"
 
 
-@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "knative-database"])
+@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "argocd", "knative-database"])
 def test_cloudnativepg_cluster_and_the_backs_secrets(scenario, rendered):
     """The Cluster, and the back reading what the operator makes of it: <cluster>-app's uri (the
     -rw Service, the app role) and <cluster>-ca's ca.crt (never its ca.key)."""
@@ -132,7 +132,7 @@ def _policy(docs, name):
     return find(docs, "NetworkPolicy", name)["spec"]
 
 
-@pytest.mark.parametrize("scenario", ["database-cloudnativepg"])
+@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "argocd"])
 def test_network_policies_with_cloudnativepg(scenario, rendered):
     """The back may reach DNS and the Cluster's pods on 5432, nothing else; the Cluster's pods
     accept the back, each other (replication, join Jobs) and the operator (8000, 5432)."""
