@@ -85,12 +85,11 @@ def cluster(workdir):
     server.stop()
 
 
-def start_back(workdir: Path, env: dict[str, str], hosts: str, name: str):
+def start_back(here: Path, env: dict[str, str], hosts: str):
     """The back with env, in a mount namespace whose /etc/hosts is `hosts`."""
     import testkit.back
 
-    here = workdir / name
-    here.mkdir()
+    here.mkdir(exist_ok=True)
     (here / "hosts").write_text(hosts)
     wrapper = here / "back-with-hosts"
     wrapper.write_text("#!/bin/sh\nexec unshare --mount --propagation private -- "
@@ -110,16 +109,23 @@ def create(back, student: str) -> int:
                 auth=("root", "root"), timeout=15).status
 
 
+def run_pod(workdir: Path, cluster, name: str, host: str, ca: Path):
+    """The back as the CloudNativePG render's pod, the operator's Secrets holding a uri for host
+    and the CA ca; host resolves to this machine. Returns (the back, its env), running."""
+    server, _ = cluster
+    uri = f"postgresql://app:{server.password}@{host}:{server.port}/app"
+    secrets = {**CREDENTIALS, f"{CLUSTER}-app": {"uri": uri, "username": "app", "password": server.password},
+               f"{CLUSTER}-ca": {"ca.crt": ca.read_text(), "ca.key": "the CA's private key"}}
+    env = materialise(back_pod(), secrets, workdir / name / "pod")
+    return start_back(workdir / name, env, f"127.0.0.1 localhost {host}\n"), env
+
+
 def test_the_chart_wiring_connects_with_verify_full(workdir, cluster):
     server, tls = cluster
-    uri = f"postgresql://app:{server.password}@{RW}.{NAMESPACE}:{server.port}/app"
-    secrets = {**CREDENTIALS, f"{CLUSTER}-app": {"uri": uri, "username": "app", "password": server.password},
-               f"{CLUSTER}-ca": {"ca.crt": tls.ca.read_text(), "ca.key": "the CA's private key"}}
-    env = materialise(back_pod(), secrets, workdir / "pod")
-    assert set(env) >= {"STUDENTS_DATABASE_URL_FILE", "STUDENTS_DATABASE_CA_FILE"}
-    assert not list((workdir / "pod").rglob("ca.key")), "the CA's key is never mounted"
-    back = start_back(workdir, env, f"127.0.0.1 localhost {RW}.{NAMESPACE}\n", "verified")
+    back, env = run_pod(workdir, cluster, "verified", f"{RW}.{NAMESPACE}", tls.ca)
     try:
+        assert set(env) >= {"STUDENTS_DATABASE_URL_FILE", "STUDENTS_DATABASE_CA_FILE"}
+        assert not list((workdir / "verified").rglob("ca.key")), "the CA's key is never mounted"
         assert create(back, "cnpg-verified") == 201
         log = back.log.read_text()
         assert f"app@{RW}.{NAMESPACE}:{server.port}/app (sslmode=verify-full" in log, log
@@ -127,29 +133,20 @@ def test_the_chart_wiring_connects_with_verify_full(workdir, cluster):
         back.stop()
 
 
-def test_a_name_the_certificate_does_not_carry_is_refused(workdir, cluster):
-    """verify-full, not verify-ca: the same server and CA, reached under another name."""
-    server, tls = cluster
-    uri = f"postgresql://app:{server.password}@elsewhere.{NAMESPACE}:{server.port}/app"
-    secrets = {**CREDENTIALS, f"{CLUSTER}-app": {"uri": uri}, f"{CLUSTER}-ca": {"ca.crt": tls.ca.read_text()}}
-    env = materialise(back_pod(), secrets, workdir / "pod-elsewhere")
-    back = start_back(workdir, env, f"127.0.0.1 localhost elsewhere.{NAMESPACE}\n", "elsewhere")
-    try:
-        assert create(back, "cnpg-elsewhere") == 503
-    finally:
-        back.stop()
-
-
-def test_another_ca_is_refused(workdir, cluster):
+@pytest.mark.parametrize("refused", ["a name the certificate does not carry", "another CA"])
+def test_the_back_refuses_an_unverified_server(refused, workdir, cluster):
+    """verify-full, not verify-ca: the same server reached under another name is refused as much
+    as a server whose certificate another CA signed."""
     import testkit.postgres
 
-    server, _ = cluster
-    other = testkit.postgres.make_tls(workdir / "other-certs", hosts=RW_NAMES, name="other")
-    uri = f"postgresql://app:{server.password}@{RW}.{NAMESPACE}:{server.port}/app"
-    secrets = {**CREDENTIALS, f"{CLUSTER}-app": {"uri": uri}, f"{CLUSTER}-ca": {"ca.crt": other.ca.read_text()}}
-    env = materialise(back_pod(), secrets, workdir / "pod-other-ca")
-    back = start_back(workdir, env, f"127.0.0.1 localhost {RW}.{NAMESPACE}\n", "other-ca")
+    _, tls = cluster
+    if refused == "another CA":
+        name, host = "other-ca", f"{RW}.{NAMESPACE}"
+        ca = testkit.postgres.make_tls(workdir / "other-certs", hosts=RW_NAMES, name="other").ca
+    else:
+        name, host, ca = "elsewhere", f"elsewhere.{NAMESPACE}", tls.ca
+    back, _ = run_pod(workdir, cluster, name, host, ca)
     try:
-        assert create(back, "cnpg-other-ca") == 503
+        assert create(back, f"cnpg-{name}") == 503
     finally:
         back.stop()
