@@ -57,11 +57,9 @@ watch() {
 }
 
 case "$name" in
-    *:* | *[!0-9.]*) ;;  # an IPv6 address (checked below) or a host name
-    *) use fixed; exit 0 ;;  # an IPv4 address
-esac
-case "$name" in
-    *:*) use fixed; exit 0 ;;
+    *:*) use fixed; exit 0 ;;  # an IPv6 address
+    *[!0-9.]*) ;;              # a host name
+    *) use fixed; exit 0 ;;    # an IPv4 address
 esac
 if [ -r /etc/hosts ] && awk -v name="$name" '
         !/^[ \t]*#/ { for (i = 2; i <= NF && $i !~ /^#/; i++) if (tolower($i) == tolower(name)) found = 1 }

@@ -69,6 +69,23 @@ def test_front_image_runs_as_nginx_on_8080(engine):
     assert config["Healthcheck"]["Test"]
 
 
+@pytest.mark.parametrize("listen", ["8080", "0.0.0.0:8081", "[::]:8080"])
+def test_front_image_is_healthy_where_front_listen_says(engine, listen):
+    """The image's own HEALTHCHECK asks nginx where FRONT_LISTEN puts it, IPv6 included (the
+    container gets IPv6 on its loopback, as a dual-stack pod has it; Docker's default network has
+    none). A BACK_URL that is an address: the front does not wait for a name."""
+    name = f"{PROJECT}-front-listen-{free_port()}"
+    docker("run", "--detach", "--name", name, "--label", f"racontemoi.test={PROJECT}",
+           "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+           "--sysctl", "net.ipv6.conf.all.disable_ipv6=0", "--sysctl", "net.ipv6.conf.lo.disable_ipv6=0",
+           "--health-interval", "1s", "--env", f"FRONT_LISTEN={listen}", "--env", "BACK_URL=http://127.0.0.1:9",
+           FRONT_IMAGE)
+    try:
+        wait_healthy(name, timeout=30)
+    finally:
+        docker("rm", "--force", name, check=False)
+
+
 @pytest.fixture(scope="module")
 def hardened_back(engine):
     """The back image under `docker run --read-only --cap-drop ALL`, healthy. The health check

@@ -3,7 +3,7 @@ the Knative mode with a database, and prod (values-prod.yaml, CloudNativePG). Ea
 validated (test_validate.py, test_crds.py against the real Cluster CRD), checked by checkov
 (test_checkov.py) and held to the pod security rules (test_security.py); here, what each mode
 must wire: the back a Deployment of writers reading its URL from a mounted Secret, the CA, the
-Cluster, the NetworkPolicies, and the rules that refuse a wrong combination."""
+Cluster, the NetworkPolicies. The schema's refusals of wrong combinations are in test_schema.py."""
 import pytest
 
 from conftest import CHART, VALUES, find, helm_template, load_docs, pod_specs, run, tool
@@ -36,7 +36,7 @@ def test_helm_lint_strict(values):
     assert "0 chart(s) failed" in out
 
 
-@pytest.mark.parametrize("scenario", ["database-external", "database-cloudnativepg"])
+@pytest.mark.parametrize("scenario", ["database-external", "database-cloudnativepg", "argocd"])
 def test_the_back_is_a_deployment_of_writers(scenario, rendered):
     """Every replica writes: a Deployment of back.replicaCount (2) or its HPA, never the
     single-writer StatefulSet, no read-only store, no file store mounted."""
@@ -81,7 +81,7 @@ def test_external_database_url_and_ca(rendered):
     assert volume(back_pod(secret), "/run/secrets/racontemoi-db-ca")["secret"]["secretName"] == "db-ca"
 
 
-@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "knative-database"])
+@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "argocd", "knative-database"])
 def test_cloudnativepg_cluster_and_the_backs_secrets(scenario, rendered):
     """The Cluster, and the back reading what the operator makes of it: <cluster>-app's uri (the
     -rw Service, the app role) and <cluster>-ca's ca.crt (never its ca.key)."""
@@ -132,7 +132,7 @@ def _policy(docs, name):
     return find(docs, "NetworkPolicy", name)["spec"]
 
 
-@pytest.mark.parametrize("scenario", ["database-cloudnativepg"])
+@pytest.mark.parametrize("scenario", ["database-cloudnativepg", "argocd"])
 def test_network_policies_with_cloudnativepg(scenario, rendered):
     """The back may reach DNS and the Cluster's pods on 5432, nothing else; the Cluster's pods
     accept the back, each other (replication, join Jobs) and the operator (8000, 5432)."""
@@ -194,43 +194,3 @@ def test_helm_test_write_check_where_the_store_is_writable(scenario, has_write_c
     assert env["FRONT_URL"] == "http://racontemoi-front:80"
     assert env["API_PASSWORD_FILE"] == "/run/secrets/racontemoi-api/password"
     assert spec["restartPolicy"] == ("OnFailure" if scenario.startswith("knative") else "Never")
-
-
-# Refused by values.schema.json, each naming the key.
-BAD_VALUES = {
-    "persistence and CloudNativePG": (
-        "students: {persistence: {enabled: true}, database: {cloudnativepg: {enabled: true}}}",
-        "at '/students/persistence/enabled': value must be false"),
-    "persistence and an external database": (
-        "students: {persistence: {enabled: true}, database: {existingSecret: db}}",
-        "at '/students/persistence/enabled': value must be false"),
-    "both databases": ("students: {database: {existingSecret: db, cloudnativepg: {enabled: true}}}",
-                       "at '/students/database/existingSecret': maxLength"),
-    "a CA for no database": ("students: {database: {ca: {secretName: db-ca}}}",
-                             "at '/students/database/existingSecret': minLength: got 0, want 1"),
-    "an external database without its URL's key": ("students: {database: {existingSecret: db, urlKey: \"\"}}",
-                                                    "at '/students/database/urlKey'"),
-    "a CA from two places": ("students: {database: {existingSecret: db, ca: {secretName: a, configMapName: b}}}",
-                             "at '/students'"),
-    "no instance": ("students: {database: {cloudnativepg: {enabled: true, instances: 0}}}",
-                    "at '/students/database/cloudnativepg/instances': minimum: got 0, want 1"),
-    "instances as a string": ("students: {database: {cloudnativepg: {enabled: true, instances: three}}}",
-                              "at '/students/database/cloudnativepg/instances': got string, want integer"),
-    "a fractional instance count": ("students: {database: {cloudnativepg: {enabled: true, instances: 2.5}}}",
-                                    "at '/students/database/cloudnativepg/instances'"),
-    "storage without a size": ("students: {database: {cloudnativepg: {enabled: true, storage: {size: \"\"}}}}",
-                               "at '/students/database/cloudnativepg/storage/size'"),
-    "misspelt database key": ("students: {database: {existingSecrets: db}}",
-                              "additional properties 'existingSecrets' not allowed"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(BAD_VALUES))
-def test_bad_database_values_are_refused(name, tmp_path):
-    text, message = BAD_VALUES[name]
-    values = tmp_path / "bad.yaml"
-    values.write_text(text + "\n")
-    proc = helm_template(values, check=False)
-    assert proc.returncode != 0, f"{name}: accepted"
-    assert "values don't meet the specifications of the schema" in proc.stderr
-    assert message in proc.stderr, proc.stderr

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from conftest import CHART, ROOT, pod_specs
+from conftest import CHART, DATABASE_RENDERS, ROOT, pod_specs
 
 BACK_SOURCES = sorted((ROOT / "back" / "src").rglob("*.rs"))
 FRONT_SOURCES = sorted((ROOT / "front" / "templates").glob("*.template")) + \
     sorted((ROOT / "front" / "docker-entrypoint.d").glob("*"))
-TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative"]
+TARGETS = ["k8s", "default", "all-enabled", "persistence", "argocd", "knative", *DATABASE_RENDERS]
 # Variables a values file may add through extraEnv for tools other than the app.
 EXTRA_ENV_ALLOWED = {"RUST_BACKTRACE"}
 
@@ -74,7 +74,9 @@ def test_every_contract_variable_can_be_set(back_reads, front_reads):
     settable = {
         "back": set(schema["back"]["properties"]["env"]["properties"]) | {
             "PORT", "STORIES_FILE", "STUDENTS_API_PREFIX", "STUDENT_AGE_FILE",
-            "API_USERNAME_FILE", "API_PASSWORD_FILE", "API_USERNAME", "API_PASSWORD"},
+            "API_USERNAME_FILE", "API_PASSWORD_FILE", "API_USERNAME", "API_PASSWORD",
+            # students.database: the URL as a file (the chart never puts it in a value), the CA.
+            "STUDENTS_DATABASE_URL", "STUDENTS_DATABASE_URL_FILE", "STUDENTS_DATABASE_CA_FILE"},
         "front": set(schema["front"]["properties"]["env"]["properties"]) | {"BACK_URL", "STUDENTS_API_PREFIX"},
     }
     reads = {"back": back_reads, "front": front_reads}

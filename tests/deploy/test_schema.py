@@ -34,6 +34,31 @@ BAD_VALUES = {
                                  "at '/httpRoute/parentRefs/0': missing property 'name'"),
     "hostname with a scheme": ("httpRoute: {enabled: true, hostnames: [\"https://a.example.com\"]}",
                                "at '/httpRoute/hostnames/0'"),
+    # students.database: one store, one database, a URL for a CA, a sensible Cluster.
+    "persistence and CloudNativePG": (
+        "students: {persistence: {enabled: true}, database: {cloudnativepg: {enabled: true}}}",
+        "at '/students/persistence/enabled': value must be false"),
+    "persistence and an external database": (
+        "students: {persistence: {enabled: true}, database: {existingSecret: db}}",
+        "at '/students/persistence/enabled': value must be false"),
+    "both databases": ("students: {database: {existingSecret: db, cloudnativepg: {enabled: true}}}",
+                       "at '/students/database/existingSecret': maxLength"),
+    "a CA for no database": ("students: {database: {ca: {secretName: db-ca}}}",
+                             "at '/students/database/existingSecret': minLength: got 0, want 1"),
+    "an external database without its URL's key": ("students: {database: {existingSecret: db, urlKey: \"\"}}",
+                                                    "at '/students/database/urlKey'"),
+    "a CA from two places": ("students: {database: {existingSecret: db, ca: {secretName: a, configMapName: b}}}",
+                             "at '/students'"),
+    "no instance": ("students: {database: {cloudnativepg: {enabled: true, instances: 0}}}",
+                    "at '/students/database/cloudnativepg/instances': minimum: got 0, want 1"),
+    "instances as a string": ("students: {database: {cloudnativepg: {enabled: true, instances: three}}}",
+                              "at '/students/database/cloudnativepg/instances': got string, want integer"),
+    "a fractional instance count": ("students: {database: {cloudnativepg: {enabled: true, instances: 2.5}}}",
+                                    "at '/students/database/cloudnativepg/instances'"),
+    "storage without a size": ("students: {database: {cloudnativepg: {enabled: true, storage: {size: \"\"}}}}",
+                               "at '/students/database/cloudnativepg/storage/size'"),
+    "misspelt database key": ("students: {database: {existingSecrets: db}}",
+                              "additional properties 'existingSecrets' not allowed"),
 }
 
 

@@ -380,7 +380,8 @@ def test_release_to_another_registry_twice(release, tmp_path):
     path = f"{release.registry}/{namespace}"
     assert path != default
     head = run("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
-    branch = run("git", "symbolic-ref", "--short", "HEAD", cwd=clone).stdout.strip()
+    branch = "main-another"  # checked out, as main is where the user released
+    run("git", "checkout", "--quiet", "-B", branch, cwd=clone)
 
     def passes_checks(proc):
         assert "places disagree" not in proc.stderr, proc.stderr

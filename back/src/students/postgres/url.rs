@@ -112,7 +112,7 @@ pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Target, Problem
         return Err(Problem::Url("not a postgres:// or postgresql:// URL".into()));
     }
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut ssl_mode = SslMode::Prefer;
+    let mut ssl_mode = None;
     let mut root_cert: Option<String> = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
@@ -124,7 +124,7 @@ pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Target, Problem
                 .map_err(|_| Problem::Url(format!("the value of {key} is not UTF-8 once percent-decoded")))
         };
         match key {
-            "sslmode" => ssl_mode = SslMode::parse(&decoded()?).map_err(Problem::Url)?,
+            "sslmode" => ssl_mode = Some(SslMode::parse(&decoded()?).map_err(Problem::Url)?),
             "sslrootcert" => root_cert = Some(decoded()?),
             _ => kept.push(pair),
         }
@@ -138,11 +138,6 @@ pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Target, Problem
     if pg.get_user().is_none() {
         return Err(Problem::Url("the URL names no user (postgres://USER:PASSWORD@HOST/DB)".into()));
     }
-    pg.ssl_mode(match ssl_mode {
-        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
-    });
     if pg.get_application_name().is_none() {
         pg.application_name("racontemoi-back");
     }
@@ -164,6 +159,15 @@ pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Target, Problem
         Some((path, problem)) => (read_certificates(&path).map_err(problem)?, Some(path)),
         None => (Vec::new(), None),
     };
+    // No sslmode, but a CA: it is there to be checked, so verify-full rather than libpq's default
+    // `prefer` (which would accept plain text and not check the name). CloudNativePG's `uri` names
+    // no sslmode; the chart gives the Cluster's CA beside it.
+    let ssl_mode = ssl_mode.unwrap_or(if roots.is_empty() { SslMode::Prefer } else { SslMode::VerifyFull });
+    pg.ssl_mode(match ssl_mode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
     if roots.is_empty() && matches!(ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) {
         return Err(Problem::Url(format!(
             "sslmode={} needs the CA's certificate: sslrootcert=FILE in the URL, or STUDENTS_DATABASE_CA_FILE",
@@ -246,6 +250,20 @@ WZ0ihD5NwW/728mBYFNyyb0MPIVDLks88OWxPEc4
             assert_eq!(target.roots.len(), 1);
             assert_eq!(target.pg.get_connect_timeout(), Some(&Duration::from_secs(3)), "other parameters are kept");
         }
+    }
+
+    #[test]
+    fn a_ca_without_an_sslmode_means_verify_full() {
+        let file = ca_file();
+        // CloudNativePG's app Secret: postgresql://, the -rw Service's name, no sslmode.
+        let target = parse("postgresql://app:pw@racontemoi-db-rw.racontemoi:5432/app\n", Some(file.path())).unwrap();
+        assert_eq!(target.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(target.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        assert_eq!(target.pg.get_hosts(), [Host::Tcp("racontemoi-db-rw.racontemoi".into())]);
+        let url = format!("postgres://app@db/x?sslrootcert={}", file.path().display());
+        assert_eq!(parse(&url, None).unwrap().ssl_mode, SslMode::VerifyFull);
+        let url = format!("postgres://app@db/x?sslmode=prefer&sslrootcert={}", file.path().display());
+        assert_eq!(parse(&url, None).unwrap().ssl_mode, SslMode::Prefer, "an sslmode given wins");
     }
 
     #[test]
