@@ -158,14 +158,11 @@ impl PgStore {
     pub(crate) async fn page(&self, cursor: u32, limit: usize) -> Result<(Vec<u8>, Option<u32>), Failure> {
         let (from, fetch) = (i64::from(cursor), limit as i64 + 1);
         let rows = self.query(PAGE, &[&from, &fetch]).await.map_err(|e| e.read())?;
-        let next = match rows.get(limit).map(|row| row.get::<_, i64>(0)) {
-            None => None,
-            Some(id) => Some(u32::try_from(id).map_err(|_| Failure {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: format!("student id {id} is beyond the cursors' range (4294967295)"),
-                retry_after: None,
-            })?),
-        };
+        let next = next_cursor(rows.get(limit).map(|row| row.get::<_, i64>(0))).map_err(|message| Failure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+            retry_after: None,
+        })?;
         let page: Vec<StudentRef> =
             rows.iter().take(limit).map(|row| student_ref(row.get(1), age_of(row, 2), None)).collect();
         Ok((json::page(&page, next), next))
@@ -321,6 +318,15 @@ impl PgStore {
     }
 }
 
+/// The next page's cursor: the id of the row after the page (`PAGE` fetches one more than
+/// `limit`), which the next page starts from (`id >= cursor`), as the file model's `page` gives
+/// the sequence number of the next live slot. `None`: this was the last page.
+fn next_cursor(id_after_the_page: Option<i64>) -> Result<Option<u32>, String> {
+    id_after_the_page
+        .map(|id| u32::try_from(id).map_err(|_| format!("student id {id} is beyond the cursors' range (4294967295)")))
+        .transpose()
+}
+
 /// Why a database call failed.
 enum DbError {
     /// Before anything was sent: nothing changed.
@@ -435,6 +441,14 @@ mod tests {
         let mut file = Vec::new();
         json::write_file(&mut file, back.into_iter()).unwrap();
         assert_eq!(file, b"{\n    \"a\": \"13\",\n    \"b\": 13,\n    \"c\": \"012\",\n    \"d\\\"\": \"7\"\n}");
+    }
+
+    #[test]
+    fn cursors_are_the_id_after_the_page() {
+        assert_eq!(next_cursor(None), Ok(None), "the last page");
+        assert_eq!(next_cursor(Some(1)), Ok(Some(1)));
+        assert_eq!(next_cursor(Some(4_294_967_295)), Ok(Some(u32::MAX)));
+        assert!(next_cursor(Some(4_294_967_296)).unwrap_err().contains("beyond the cursors' range"));
     }
 
     #[test]

@@ -29,9 +29,11 @@ pub(crate) fn connector(target: &Target) -> Result<MakeRustlsConnect, String> {
     let verifier: Arc<dyn ServerCertVerifier> = match (target.ssl_mode, target.roots.is_empty()) {
         (SslMode::VerifyFull, _) => webpki(&target.roots, &provider)?,
         (SslMode::VerifyCa, _) | (SslMode::Require | SslMode::Prefer, false) => {
-            Arc::new(ChainOnly(webpki(&target.roots, &provider)?))
+            Arc::new(Lenient { chain: Some(webpki(&target.roots, &provider)?), provider: Arc::clone(&provider) })
         }
-        (SslMode::Require | SslMode::Prefer | SslMode::Disable, _) => Arc::new(Unverified(Arc::clone(&provider))),
+        (SslMode::Require | SslMode::Prefer | SslMode::Disable, _) => {
+            Arc::new(Lenient { chain: None, provider: Arc::clone(&provider) })
+        }
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -55,12 +57,18 @@ fn webpki(
         .map_err(|e| format!("the CA file's certificates cannot be used: {e}"))
 }
 
-/// `verify-ca`: webpki's verification, except that a certificate for another name is accepted
-/// (webpki checks the chain first, and the name only once the chain is good).
+/// `verify-ca` (webpki's verification, except that a certificate for another name is accepted:
+/// webpki checks the chain first, and the name only once the chain is good), or, without a CA,
+/// `require` and `prefer` (encryption only, as libpq: any certificate). Handshake signatures are
+/// checked either way.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    /// `None`: no certificate check.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -69,7 +77,8 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -83,7 +92,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -92,50 +101,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `require`/`prefer` without a CA: encryption only, as libpq does (any certificate is taken).
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -144,13 +114,13 @@ pub(crate) fn explain(error: &str, target: &Target) -> Option<String> {
     let ca = || target.ca_file.as_ref().map_or("no CA file".to_owned(), |p| format!("the CA in {}", p.display()));
     if error.contains("UnknownIssuer") || error.contains("BadSignature") {
         Some(format!("the server's certificate is not signed by {} (sslmode={})", ca(), target.ssl_mode.name()))
-    } else if error.contains("NotValidForName") {
+    } else if error.contains("NotValidForName") || error.contains("not valid for name") {
         Some(
             "the server's certificate does not name the host of the URL (sslmode=verify-full; verify-ca does not \
              check the name)"
                 .to_owned(),
         )
-    } else if error.contains("Expired") || error.contains("NotValidYet") {
+    } else if ["Expired", "expired", "NotValidYet", "not valid yet"].iter().any(|word| error.contains(word)) {
         Some("the server's certificate is expired or not yet valid".to_owned())
     } else {
         None
@@ -178,6 +148,13 @@ mod tests {
         let target = super::super::url::parse("postgres://app@db/x?sslmode=require", None).unwrap();
         let line = explain("error performing TLS handshake: invalid peer certificate: UnknownIssuer", &target).unwrap();
         assert!(line.starts_with("the server's certificate is not signed by"), "{line}");
+        let line = explain(
+            "error performing TLS handshake: invalid peer certificate: certificate not valid for name \"127.0.0.1\"; \
+             certificate is only valid for DnsName(\"db.example\")",
+            &target,
+        )
+        .unwrap();
+        assert!(line.starts_with("the server's certificate does not name the host of the URL"), "{line}");
         assert!(explain("connection refused", &target).is_none());
     }
 }
