@@ -26,6 +26,7 @@ BAD_VALUES = {
                            "at '/front/service/externalTrafficPolicy': value must be one of"),
     "prefix without slash": ("students: {apiPrefix: api}", "at '/students/apiPrefix'"),
     "backUrl with a path": ("front: {backUrl: \"http://back:5000/api\"}", "at '/front/backUrl'"),
+    "clusterDomain with a scheme": ("clusterDomain: \"https://cluster.local\"", "at '/clusterDomain'"),
     "extraEnv not a list": ("back: {extraEnv: {A: b}}", "at '/back/extraEnv': got object, want array"),
     "negative knative min-scale": ("knative: {enabled: true, minScale: -1}", "at '/knative/minScale': minimum"),
     "knative delay without unit": ("knative: {enabled: true, scaleDownDelay: \"30\"}", "at '/knative/scaleDownDelay'"),
