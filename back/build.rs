@@ -5,13 +5,60 @@
 //!
 //! It also writes `back/openapi.json` compact (same keys, same order, no indentation) into
 //! `OUT_DIR`, which `src/embedded.rs` embeds and `/openapi.json` serves: a document that is not
-//! JSON fails the build, and the binary carries about 14 KB less (it must stay under 2 MiB).
+//! JSON fails the build, and the binary carries about 14 KB less.
+//!
+//! And it gives the linker the order of the hot code (`order_hot_code_first`).
 
 use std::path::Path;
 
 fn main() {
     check_stories();
     compact_openapi();
+    order_hot_code_first();
+}
+
+/// The functions the file store and the story route run (`link/hot-symbols.txt`, written by
+/// `link/hot_symbols.py`) go first in `.text`, through rust-lld's `--symbol-ordering-file`: Linux
+/// maps a running binary's text in 64 KiB windows around each page it runs, and with the
+/// PostgreSQL client and TLS mixed among them the file store's idle RSS grew from 1.8 to 2.7 MiB;
+/// ordered, it stays at 1.8 MiB. Only where rust-lld links (Rust 1.90 and later on
+/// x86_64-unknown-linux-gnu, no other linker asked for); a name the list has and the binary no
+/// longer has is skipped without a word (only memory drifts back up: regenerate the list).
+fn order_hot_code_first() {
+    let list = Path::new("link/hot-symbols.txt");
+    println!("cargo:rerun-if-changed={}", list.display());
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let linker_env = format!("CARGO_TARGET_{}_LINKER", target.to_uppercase().replace('-', "_"));
+    println!("cargo:rerun-if-env-changed={linker_env}");
+    let rust_lld = target == "x86_64-unknown-linux-gnu"
+        && rustc_minor().is_some_and(|minor| minor >= 90)
+        && !rustflags.contains("linker")
+        && std::env::var_os(&linker_env).is_none();
+    // The binary is stripped by the linker, not by cargo's `strip` (which changes every symbol's
+    // hash): a build with RACONTEMOI_KEEP_SYMBOLS set has the very names the shipped one has.
+    // Release builds only: the debug binary the tests run keeps its symbols for backtraces.
+    if std::env::var("PROFILE").as_deref() != Ok("release") {
+        return;
+    }
+    println!("cargo:rerun-if-env-changed=RACONTEMOI_KEEP_SYMBOLS");
+    if std::env::var_os("RACONTEMOI_KEEP_SYMBOLS").is_none() {
+        println!("cargo:rustc-link-arg-bins=-Wl,--strip-all");
+    }
+    if rust_lld && list.exists() {
+        let list = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join(list);
+        println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}", list.display());
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
+/// The minor version of the compiler cargo runs (`RUSTC -vV`).
+fn rustc_minor() -> Option<u32> {
+    let rustc = std::env::var_os("RUSTC")?;
+    let output = std::process::Command::new(rustc).arg("-vV").output().ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let release = text.lines().find_map(|line| line.strip_prefix("release: "))?;
+    release.split('.').nth(1)?.parse().ok()
 }
 
 fn compact_openapi() {
