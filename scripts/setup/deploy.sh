@@ -7,7 +7,8 @@
 #   tests/constraints.txt;
 # - Debian's nginx, envsubst (gettext-base) and busybox-static: tests/deploy/test_helm_test_pods.py runs
 #   the helm test pods' commands against the front's real config on host nginx (the front harness),
-#   and Debian's postgresql, the real database of the write check (testkit.postgres).
+#   and Debian's postgresql, the real database of the write check and of the CloudNativePG wiring
+#   test (testkit.postgres; openssl makes that test's CA and server certificate).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=scripts/lib.sh
@@ -42,7 +43,7 @@ fi
 "$bin_dir/helm" version --short
 "$bin_dir/kubectl" version --client
 
-apt_install nginx gettext-base busybox-static postgresql
+apt_install nginx gettext-base busybox-static postgresql openssl
 # The stage builds the back (release) for those runs: scripts/setup/back.sh's fallback cargo.
 command -v cargo >/dev/null 2>&1 || apt_install cargo
 python_venv .cache/venv-deploy tests/deploy/requirements.txt

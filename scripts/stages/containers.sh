@@ -15,7 +15,7 @@ export CONTAINERS_TEST_PROJECT="racontemoi-test-$$"
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-    "$venv/bin/docker-compose" -p "$CONTAINERS_TEST_PROJECT" down --volumes --remove-orphans \
+    "$venv/bin/docker-compose" -p "$CONTAINERS_TEST_PROJECT" --profile postgres down --volumes --remove-orphans \
         --timeout 5 >/dev/null 2>&1 || true
     local leftovers
     leftovers=$("$DOCKER" ps --all --quiet --filter "label=racontemoi.test=$CONTAINERS_TEST_PROJECT")

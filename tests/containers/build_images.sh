@@ -2,7 +2,8 @@
 # Builds racontemoi-back and racontemoi-front from their unmodified Dockerfiles on the engine,
 # under the names compose.yaml uses. A base image that is neither present nor pullable is
 # replaced by a local stand-in tagged with the official name (standins/build.sh). Prints which
-# base each image was built on: official or stand-in.
+# base each image was built on: official or stand-in. The images compose.yaml runs unbuilt
+# (postgres) are made available the same way.
 #
 #   build_images.sh [TAG]     TAG defaults to $IMAGE_TAG, then `local`
 #   BASES_ONLY=1 build_images.sh   only makes the base images available (the release stage's use)
@@ -75,3 +76,7 @@ if [ -n "${BASES_ONLY:-}" ]; then
 fi
 build racontemoi-back . back/Dockerfile
 build racontemoi-front front front/Dockerfile
+# The images compose.yaml runs as they are: the postgres profile's database.
+while read -r image; do
+    echo "run: $(ensure_base "$image")"
+done < <(awk '$1 == "image:" && $2 !~ /racontemoi-/ { print $2 }' compose.yaml)

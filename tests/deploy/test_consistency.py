@@ -77,8 +77,11 @@ def test_env_values_agree(k8s_docs, chart_default):
     for component in COMPONENTS:
         raw = {e["name"]: e["value"] for e in container(k8s_docs, component)["env"]}
         chart = {e["name"]: e["value"] for e in container(chart_default, PREFIX + component)["env"]}
+        namespace = find(chart_default, "Deployment", PREFIX + component)["metadata"]["namespace"]
         for name, value in chart.items():
-            expected = raw[name].replace("http://back:", f"http://{PREFIX}back:")
+            # k8s/ names the back Service by its short name, which the front completes with the
+            # pod's first DNS search domain; the chart writes that full name itself.
+            expected = raw[name].replace("http://back:", f"http://{PREFIX}back.{namespace}.svc.cluster.local:")
             assert value == expected, f"{component} {name}"
 
 
