@@ -33,6 +33,7 @@ fn order_hot_code_first() {
     println!("cargo:rerun-if-env-changed={linker_env}");
     let rust_lld = target == "x86_64-unknown-linux-gnu"
         && rustc_minor().is_some_and(|minor| minor >= 90)
+        && sysroot().is_some_and(|root| root.join("lib/rustlib").join(&target).join("bin/gcc-ld/ld.lld").exists())
         && !rustflags.contains("linker")
         && std::env::var_os(&linker_env).is_none();
     // The binary is stripped by the linker, not by cargo's `strip` (which changes every symbol's
@@ -50,6 +51,12 @@ fn order_hot_code_first() {
         println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}", list.display());
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// The compiler's sysroot (`RUSTC --print sysroot`), where rust-lld is when it ships.
+fn sysroot() -> Option<std::path::PathBuf> {
+    let output = std::process::Command::new(std::env::var_os("RUSTC")?).args(["--print", "sysroot"]).output().ok()?;
+    Some(std::path::PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()))
 }
 
 /// The minor version of the compiler cargo runs (`RUSTC -vV`).

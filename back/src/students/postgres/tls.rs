@@ -22,26 +22,34 @@ use super::url::{SslMode, Target};
 
 /// The connector tokio-postgres uses for `target` (whatever its mode: one type for all).
 pub(crate) fn connector(target: &Target) -> Result<MakeRustlsConnect, String> {
-    // ring: small, no C toolchain beyond cc. Deprecated in rustls 0.23.48 only because ring has no
-    // post-quantum key exchange; PostgreSQL's TLS 1.3 with X25519 or P-256 is what managed servers offer.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match (target.ssl_mode, target.roots.is_empty()) {
-        (SslMode::VerifyFull, _) => webpki(&target.roots, &provider)?,
-        (SslMode::VerifyCa, _) | (SslMode::Require | SslMode::Prefer, false) => {
-            Arc::new(Lenient { chain: Some(webpki(&target.roots, &provider)?), provider: Arc::clone(&provider) })
-        }
-        (SslMode::Require | SslMode::Prefer | SslMode::Disable, _) => {
-            Arc::new(Lenient { chain: None, provider: Arc::clone(&provider) })
-        }
-    };
-    let config = ClientConfig::builder_with_provider(provider)
+    let provider = provider();
+    let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(verifier(target, &provider)?)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    // ring: small, no C toolchain beyond cc. Deprecated in rustls 0.23.48 only because ring has no
+    // post-quantum key exchange; PostgreSQL's TLS 1.3 with X25519 or P-256 is what managed servers offer.
+    #[allow(deprecated)]
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The certificate check of `target`'s `sslmode` (see the top).
+fn verifier(target: &Target, provider: &Arc<CryptoProvider>) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    Ok(match (target.ssl_mode, target.roots.is_empty()) {
+        (SslMode::VerifyFull, _) => webpki(&target.roots, provider)?,
+        (SslMode::VerifyCa, _) | (SslMode::Require | SslMode::Prefer, false) => {
+            Arc::new(Lenient { chain: Some(webpki(&target.roots, provider)?), provider: Arc::clone(provider) })
+        }
+        (SslMode::Require | SslMode::Prefer | SslMode::Disable, _) => {
+            Arc::new(Lenient { chain: None, provider: Arc::clone(provider) })
+        }
+    })
 }
 
 fn webpki(
@@ -141,6 +149,65 @@ mod tests {
             let target = super::super::url::parse(url, None).unwrap();
             assert!(connector(&target).is_ok(), "{url}");
         }
+    }
+
+    use rustls::pki_types::pem::PemObject;
+
+    const CA: &str = include_str!("../../../tests/data/tls/ca.crt");
+    const OTHER_CA: &str = include_str!("../../../tests/data/tls/other.crt");
+    /// Signed by `CA`, for `db.example` only.
+    const SERVER: &str = include_str!("../../../tests/data/tls/server.crt");
+
+    /// Whether the verifier of `query` (with `ca` as STUDENTS_DATABASE_CA_FILE) takes the server's
+    /// certificate when connecting to `host`.
+    fn takes(query: &str, ca: Option<&str>, host: &str) -> Result<(), Error> {
+        let file = ca.map(|pem| {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), pem).unwrap();
+            file
+        });
+        let url = format!("postgres://app@{host}/x{query}");
+        let target = super::super::url::parse(&url, file.as_ref().map(|f| f.path())).unwrap();
+        let verifier = verifier(&target, &provider()).unwrap();
+        let certificate = CertificateDer::from_pem_slice(SERVER.as_bytes()).unwrap();
+        let name = ServerName::try_from(host.to_owned()).unwrap();
+        verifier.verify_server_cert(&certificate, &[], &name, &[], UnixTime::now()).map(|_| ())
+    }
+
+    fn wrong_name(result: Result<(), Error>) -> bool {
+        matches!(
+            result,
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ))
+        )
+    }
+
+    fn unknown_issuer(result: Result<(), Error>) -> bool {
+        matches!(result, Err(Error::InvalidCertificate(CertificateError::UnknownIssuer)))
+    }
+
+    #[test]
+    fn each_sslmode_checks_what_libpq_checks() {
+        // verify-full: the chain and the name.
+        assert_eq!(takes("?sslmode=verify-full", Some(CA), "db.example"), Ok(()));
+        assert!(wrong_name(takes("?sslmode=verify-full", Some(CA), "127.0.0.1")));
+        assert!(wrong_name(takes("?sslmode=verify-full", Some(CA), "other.example")));
+        assert!(unknown_issuer(takes("?sslmode=verify-full", Some(OTHER_CA), "db.example")));
+        // verify-ca: the chain only.
+        assert_eq!(takes("?sslmode=verify-ca", Some(CA), "127.0.0.1"), Ok(()));
+        assert!(unknown_issuer(takes("?sslmode=verify-ca", Some(OTHER_CA), "db.example")));
+        // require and prefer: nothing without a CA, the chain with one (as libpq with a root file).
+        for mode in ["?sslmode=require", "?sslmode=prefer", ""] {
+            assert_eq!(takes(mode, None, "127.0.0.1"), Ok(()), "{mode}");
+        }
+        for mode in ["?sslmode=require", "?sslmode=prefer"] {
+            assert_eq!(takes(mode, Some(CA), "127.0.0.1"), Ok(()), "{mode}");
+            assert!(unknown_issuer(takes(mode, Some(OTHER_CA), "db.example")), "{mode}");
+        }
+        // A CA without an sslmode: verify-full.
+        assert_eq!(takes("", Some(CA), "db.example"), Ok(()));
+        assert!(wrong_name(takes("", Some(CA), "127.0.0.1")));
     }
 
     #[test]
