@@ -203,6 +203,109 @@ fn two_backs_on_one_database_both_write_and_read_each_others_writes_at_once() {
     assert_eq!(from_a[..3].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["alice", "bob", "s0"]);
 }
 
+/// The legacy list's ages, by name, as one back serves it.
+fn legacy_ages(addr: std::net::SocketAddr) -> serde_json::Map<String, serde_json::Value> {
+    let list = call(addr, "GET", &format!("{PREFIX}/get_student_ages"));
+    assert_eq!(list.status, 200);
+    list.json()["student_ages"].as_object().expect("an object of ages").clone()
+}
+
+/// The `racontemoi_students_list_cache_total` counter of one outcome.
+fn list_cache(addr: std::net::SocketAddr, outcome: &str) -> u64 {
+    let line = format!("racontemoi_students_list_cache_total{{outcome=\"{outcome}\"}} ");
+    let metrics = crate::common::get(addr, "/metrics").text();
+    let value = metrics.lines().find_map(|l| l.strip_prefix(&line)).unwrap_or_else(|| panic!("{line} in {metrics}"));
+    value.parse().unwrap()
+}
+
+#[test]
+fn the_legacy_list_cache_never_serves_a_list_older_than_a_write_through_another_back() {
+    let Some(store) = Store::postgres("students-list-cache-db") else { return };
+    let first = store.start(&[("ACCESS_LOG", "false")]);
+    let second = store.start(&[("ACCESS_LOG", "false")]);
+    let (a, b) = (first.addr(), second.addr());
+    // Unchanged: the second list is the cache's, on each back.
+    for addr in [a, b] {
+        assert_eq!(legacy_ages(addr), legacy_ages(addr));
+        assert!(list_cache(addr, "hit") >= 1, "a list read twice without a write comes from the cache");
+    }
+    // One writer: every update, create and delete through one back is in the next list of the other.
+    for i in 0..150u64 {
+        let (writer, reader) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        let _ = legacy_ages(reader); // the reader's cache holds the list before the write
+        let age = i % 151;
+        let put = call_json(writer, "PUT", &format!("{PREFIX}/students/alice"), &format!(r#"{{"age": {age}}}"#));
+        assert_eq!(put.status, 200);
+        assert_eq!(legacy_ages(reader)["alice"], age.to_string(), "update {i} through one back, listed by the other");
+        if i % 10 == 0 {
+            assert_eq!(try_create(writer, &format!("c{i}"), 1), Some(201));
+            assert!(legacy_ages(reader).contains_key(&format!("c{i}")), "create {i}");
+            assert_eq!(call(writer, "DELETE", &format!("{PREFIX}/students/c{i}")).status, 204);
+            assert!(!legacy_ages(reader).contains_key(&format!("c{i}")), "delete {i}");
+        }
+    }
+    // Concurrent updates (their revs may commit out of order): each writer owns a student, and
+    // after each acknowledged update the other back's next list shows that very age.
+    for w in 0..8 {
+        assert_eq!(try_create(a, &format!("owner{w}"), 0), Some(201));
+    }
+    let writers: Vec<_> = (0..8u64)
+        .map(|w| {
+            let (writer, reader) = if w % 2 == 0 { (a, b) } else { (b, a) };
+            thread::spawn(move || {
+                for i in 1..=40u64 {
+                    let age = (w * 40 + i) % 151;
+                    let path = format!("{PREFIX}/students/owner{w}");
+                    assert_eq!(call_json(writer, "PUT", &path, &format!(r#"{{"age": {age}}}"#)).status, 200);
+                    let listed = legacy_ages(reader);
+                    assert_eq!(listed[&format!("owner{w}")], age.to_string(), "writer {w}, update {i}: a stale list");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("a writer saw a stale list");
+    }
+    // Both backs agree at the end, and the cache served some of it.
+    assert_eq!(legacy_ages(a), legacy_ages(b));
+    assert!(list_cache(a, "miss") > 0 && list_cache(b, "miss") > 0);
+}
+
+#[test]
+fn a_version_1_database_is_migrated_its_list_cached_and_its_quota_kept() {
+    let Some(store) = Store::postgres("students-migrate-db") else { return };
+    let url = store.database().expect("a database").url.clone();
+    let first = store.start(&[("ACCESS_LOG", "false")]);
+    assert_eq!(try_create(first.addr(), "zoe", 9), Some(201));
+    drop(first);
+    // Back to the schema of version 1, as a back of that version left it.
+    crate::students_support::admin(
+        &url,
+        "DROP TRIGGER students_new_rev ON students; DROP FUNCTION students_new_rev();
+         ALTER TABLE students DROP COLUMN rev; DROP TABLE student_quota;
+         CREATE TABLE student_allowance (slot smallint PRIMARY KEY,
+             remaining integer NOT NULL CHECK (remaining >= 0)) WITH (fillfactor = 10);
+         INSERT INTO student_allowance SELECT s, 5 FROM generate_series(0, 127) AS s;
+         DELETE FROM racontemoi_schema WHERE version = 2;",
+    );
+    let second = store.start(&[("ACCESS_LOG", "false")]);
+    let addr = second.addr();
+    let listed = legacy_ages(addr);
+    assert_eq!(listed.keys().collect::<Vec<_>>(), ["alice", "bob", "zoe"]);
+    assert_eq!(legacy_ages(addr), listed);
+    assert_eq!(list_cache(addr, "hit"), 1, "the migrated rows have revs: the second list is cached");
+    assert_eq!(call_json(addr, "PUT", &format!("{PREFIX}/students/zoe"), r#"{"age": 10}"#).status, 200);
+    assert_eq!(legacy_ages(addr)["zoe"], "10");
+    // The quota replaced the allowance: the first create counts, and STUDENTS_MAX holds.
+    drop(second);
+    let third = store.start(&[("ACCESS_LOG", "false"), ("STUDENTS_MAX", "4")]);
+    assert_eq!(try_create(third.addr(), "yann", 1), Some(201));
+    assert_eq!(try_create(third.addr(), "xavier", 1), Some(409));
+    let (code, out, _) = store.cli(&["students", "export"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("\"zoe\": \"10\""), "{out}");
+}
+
 #[test]
 fn students_max_holds_across_backs_writing_at_once() {
     let Some(store) = Store::postgres("students-max-db") else { return };

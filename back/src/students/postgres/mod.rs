@@ -10,10 +10,17 @@
 //! - **Order and cursors**: `id` is an identity column, so the order of creation; the legacy list
 //!   is `ORDER BY id`, and a REST cursor is the `id` of the first student of the next page
 //!   (`WHERE id >= cursor`): a walk sees every student that was there all along exactly once.
-//! - **`STUDENTS_MAX` under concurrency** (`schema.rs`): creates take one unit of "allowance" from
-//!   a random one of `schema::SLOTS` rows in the same statement as the INSERT; when that slot is
-//!   empty, one transaction locks the allowance table, counts the students exactly, refuses (409)
-//!   or shares what is left among the slots again. Count + allowance never exceeds the limit.
+//! - **`STUDENTS_MAX` under concurrency** (`schema.rs`): a create inserts only when the id it
+//!   takes is within the quota's limit, read in the same statement (no row is written but the
+//!   student's); beyond it, one transaction locks the students against writes, counts them
+//!   exactly, refuses (409) or inserts and sets the next limit. The students never exceed it.
+//! - **The legacy list's cache**: the list last rendered, under the key of the rows it was rendered
+//!   from: their count and the XOR of `hashint8extended(rev, 0)` (`rev`: a row version never
+//!   used twice, `schema.rs`). A request asks the database only for the current key (`LIST_KEY`,
+//!   one row, the same snapshot rules as any read) and serves the cached body when it matches;
+//!   otherwise it runs the full SELECT, which gives the rows and their hashes, so the body and its
+//!   key come from one snapshot. A write committed before the request started changes the key
+//!   (another row set; two sets collide with a chance of 2^-64), on whichever back it was made.
 //! - **Failures**: `health.rs` keeps the database's state (connecting, up, down); while it is down
 //!   the student routes answer 503 with `Retry-After` at once, and one task reconnects with
 //!   backoff. Story routes and `/readyz` never depend on it.
@@ -26,8 +33,8 @@ pub(crate) mod url;
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,15 +50,20 @@ use super::store::{Failure, WriteError};
 use crate::config::DatabaseConfig;
 use health::Health;
 
-const LEGACY_LIST: &str = "SELECT name, age, legacy_age FROM students ORDER BY id";
+/// The list, and each row's hash of its version (the key of the cache: `Rendered`).
+const LEGACY_LIST: &str = "SELECT name, age, legacy_age, hashint8extended(rev, 0) FROM students ORDER BY id";
+/// The key of the rows a list would show now: their count, and the XOR of the same hashes
+/// (`bit_xor` is NULL without rows: 0, as the XOR of no hash).
+const LIST_KEY: &str = "SELECT count(*), coalesce(bit_xor(hashint8extended(rev, 0)), 0) FROM students";
 const LEGACY_ONE: &str = "SELECT name, age, legacy_age FROM students WHERE name = $1";
 const ONE: &str = "SELECT age FROM students WHERE name = $1";
 const PAGE: &str = "SELECT id, name, age FROM students WHERE id >= $1 ORDER BY id LIMIT $2";
-/// A create in one statement: one unit of allowance from slot $3, then the row (none when the
-/// slot is empty: the slow path decides).
-const CREATE: &str = "WITH take AS (UPDATE student_allowance SET remaining = remaining - 1 \
-                      WHERE slot = $3 AND remaining > 0 RETURNING slot) \
-                      INSERT INTO students (name, age) SELECT $1, $2 FROM take RETURNING id";
+/// A create in one statement: the next id of the identity, inserted only when it is within the
+/// quota's limit (no row when it is not: the count decides, `schema::create_counted`). The CTE
+/// calls `nextval` once (a CTE with a volatile function is evaluated once, never inlined).
+const CREATE: &str = "WITH next AS (SELECT nextval('students_id_seq') AS id, id_limit FROM student_quota) \
+                      INSERT INTO students (id, name, age) OVERRIDING SYSTEM VALUE \
+                      SELECT id, $1, $2 FROM next WHERE id <= id_limit RETURNING id";
 const UPDATE: &str = "UPDATE students SET age = $2, legacy_age = NULL WHERE name = $1";
 const DELETE: &str = "DELETE FROM students WHERE name = $1";
 
@@ -66,6 +78,27 @@ pub(crate) struct PgStore {
     deadline: Duration,
     /// The schema is created or migrated (once per process, by the first connection).
     migrated: AtomicBool,
+    /// The legacy list last rendered, and the key of its rows.
+    list: Mutex<Option<Rendered>>,
+    /// Legacy lists served from the cache, and read again (`/metrics`).
+    list_hits: AtomicU64,
+    list_misses: AtomicU64,
+}
+
+/// A rendered legacy list and the key of the rows it shows: (count, XOR of the rows' hashes).
+/// Revs are never reused and every INSERT or UPDATE takes a new one, so a key names one content
+/// of the table (and its order: `id` never changes). `max(rev)` would not do: `nextval` is not
+/// transactional, so a write holding rev 10 may commit after one holding rev 11 was listed, and
+/// a delete leaves the maximum as it was.
+struct Rendered {
+    key: (i64, i64),
+    body: Bytes,
+}
+
+/// What a legacy list found: the cached body still good, or the rows to render.
+enum List {
+    Cached(Bytes),
+    Read(Vec<Row>),
 }
 
 /// The session settings of every connection: the URL's, plus the timeouts of the configuration.
@@ -107,6 +140,9 @@ impl PgStore {
             read_only,
             deadline: database.connect_timeout + database.statement_timeout + Duration::from_secs(1),
             migrated: AtomicBool::new(false),
+            list: Mutex::new(None),
+            list_hits: AtomicU64::new(0),
+            list_misses: AtomicU64::new(0),
         })
     }
 
@@ -139,10 +175,38 @@ impl PgStore {
         Ok(())
     }
 
+    /// The cached list when the table still holds the rows it was rendered from (one small
+    /// statement), else the list read and rendered again (see `Rendered`).
     pub(crate) async fn legacy_list(&self) -> Result<Bytes, Failure> {
-        let rows = self.query(LEGACY_LIST, &[]).await.map_err(|e| e.read())?;
+        let cached = |key: (i64, i64)| {
+            let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+            list.as_ref().filter(|r| r.key == key).map(|r| r.body.clone())
+        };
+        let rows = self
+            .with_client(async |client: &mut Object| {
+                let check = client.prepare_cached(LIST_KEY).await?;
+                let now = client.query_one(&check, &[]).await?;
+                if let Some(body) = cached((now.get(0), now.get(1))) {
+                    return Ok(List::Cached(body));
+                }
+                let statement = client.prepare_cached(LEGACY_LIST).await?;
+                client.query(&statement, &[]).await.map(List::Read)
+            })
+            .await
+            .map_err(|e| e.read())?;
+        let rows = match rows {
+            List::Read(rows) => rows,
+            List::Cached(body) => {
+                self.list_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(body);
+            }
+        };
+        self.list_misses.fetch_add(1, Ordering::Relaxed);
+        let key = (rows.len() as i64, rows.iter().fold(0, |xor, row| xor ^ row.get::<_, i64>(3)));
         let hint = rows.len() * 24 + 32;
-        Ok(Bytes::from(json::legacy_list(rows.iter().map(legacy_ref), hint)))
+        let body = Bytes::from(json::legacy_list(rows.iter().map(legacy_ref), hint));
+        *self.list.lock().unwrap_or_else(|e| e.into_inner()) = Some(Rendered { key, body: body.clone() });
+        Ok(body)
     }
 
     pub(crate) async fn legacy_one(&self, name: &str) -> Result<Option<Vec<u8>>, Failure> {
@@ -184,11 +248,10 @@ impl PgStore {
         }
     }
 
-    /// A create: one statement with a unit of allowance (the common case), or, when its slot is
-    /// empty, the transaction of `schema::create_counted`.
+    /// A create: one statement within the quota (the common case), or, beyond it, the
+    /// transaction of `schema::create_counted`.
     async fn create(&self, name: &str, age: u8) -> Result<(), WriteError> {
-        let slot = fastrand::i16(0..schema::SLOTS);
-        match self.query(CREATE, &[&name, &i16::from(age), &slot]).await {
+        match self.query(CREATE, &[&name, &i16::from(age)]).await {
             Ok(rows) if !rows.is_empty() => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(e.write()),
@@ -315,6 +378,18 @@ impl PgStore {
         );
         let _ = writeln!(out, "# TYPE racontemoi_students_database_down_total counter");
         let _ = writeln!(out, "racontemoi_students_database_down_total {}", self.health.downs());
+        let _ = writeln!(
+            out,
+            "# HELP racontemoi_students_list_cache_total Legacy lists served from the cache (hit) or read again (miss)."
+        );
+        let _ = writeln!(out, "# TYPE racontemoi_students_list_cache_total counter");
+        for (outcome, count) in [("hit", &self.list_hits), ("miss", &self.list_misses)] {
+            let _ = writeln!(
+                out,
+                "racontemoi_students_list_cache_total{{outcome=\"{outcome}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
     }
 }
 

@@ -2,34 +2,43 @@
 //! backs starting together take turns), its version in `racontemoi_schema`; and the
 //! `STUDENTS_MAX` bookkeeping.
 //!
-//! Tables (version 1):
+//! Tables (version 2):
 //! - `students`: `id` (identity: the order of creation, and the REST cursors), `name` (UNIQUE:
 //!   the database refuses a duplicate), `age` (0 to 150), `legacy_age` (how the legacy file wrote
-//!   the age when it was not the usual string: `13` or `"012"`; NULL otherwise);
-//! - `student_allowance`: `SLOTS` rows of creates still allowed before `STUDENTS_MAX` must be
-//!   checked again. A create takes one unit from a random slot in its own statement (`CREATE` in
-//!   `mod.rs`): writers rarely meet on one row. When its slot is empty, `create_counted` locks the
-//!   table (EXCLUSIVE: it waits for every create holding a unit to commit, and holds new ones off),
-//!   counts the students, refuses at the limit, or shares `max - count - 1` among the slots and
-//!   inserts. Deletes give nothing back: the next count sees them. So students + allowance never
-//!   exceed `STUDENTS_MAX`, and a refusal is decided on an exact count. The table's fillfactor
-//!   spreads its 128 rows over about 11 pages, with room on each for the updates (HOT).
+//!   the age when it was not the usual string: `13` or `"012"`; NULL otherwise), `rev` (the row
+//!   version: from the sequence `students_rev`, by default at an INSERT and by the trigger
+//!   `students_new_rev` at every UPDATE, so no two row versions ever share one; the legacy list's
+//!   cache in `mod.rs` is keyed on the count and the XOR of the revs' hashes);
+//! - `student_quota`: one row, `id_limit`, the highest `id` a create may take without counting.
+//!   A create (`CREATE` in `mod.rs`) takes its id from the identity's sequence and inserts only
+//!   when it is at most `id_limit`: it reads that row and writes none, so writers never meet on
+//!   it. Otherwise `create_counted` locks `students` (SHARE ROW EXCLUSIVE: it waits for every
+//!   write in flight to commit, and holds new ones off), counts the students (`count`), refuses
+//!   at the limit, or inserts (id `i`) and sets `id_limit = i + max - count - 1`. Every later
+//!   create takes a new, higher id, so at most `max - count - 1` more fit under that limit: the
+//!   students never exceed `STUDENTS_MAX`, and a refusal is decided on an exact count. Each count
+//!   gives a limit at least as high as the one before (ids grow at least as fast as the count), so
+//!   a create that read the previous one is still within bounds. Deletes give nothing back until
+//!   the next count sees them; `import` sets the limit to 0 (count at the next create).
+//!
+//! Version 1 (never released) had no `rev` and kept the allowance in 128 rows that every create
+//! updated (`student_allowance`): a row update, its WAL and its lock per create, 20 to 30 % of
+//! PostgreSQL's work for a create. Version 2 adds `rev` and replaces that table by the quota.
 
 use tokio_postgres::Client;
 
 use super::chain;
 
 /// The schema version this back writes and reads.
-pub(crate) const VERSION: i32 = 1;
-/// Slots of allowance.
-pub(crate) const SLOTS: i16 = 128;
+pub(crate) const VERSION: i32 = 2;
 /// `pg_advisory_xact_lock` key of the migrations ("raconte1").
 const LOCK_KEY: i64 = 0x7261_636f_6e74_6531;
 
 /// Each version's statements, in order.
-const MIGRATIONS: [(i32, &str); 1] = [(
-    1,
-    "CREATE TABLE students (
+const MIGRATIONS: [(i32, &str); 2] = [
+    (
+        1,
+        "CREATE TABLE students (
          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
          name text NOT NULL CONSTRAINT students_name_key UNIQUE
              CHECK (char_length(name) BETWEEN 1 AND 100),
@@ -46,7 +55,34 @@ const MIGRATIONS: [(i32, &str); 1] = [(
      COMMENT ON TABLE student_allowance IS
          'racontemoi: creates allowed before STUDENTS_MAX is counted again (0: count at the next create)';
      INSERT INTO student_allowance (slot, remaining) SELECT s, 0 FROM generate_series(0, 127) AS s;",
-)];
+    ),
+    // The row version of the legacy list's cache: every row gets one now; from then on an
+    // INSERT takes the next by default and an UPDATE (the back's, or one by hand) by the
+    // trigger. The quota of ids replaces the allowance rows (the first create counts).
+    (
+        2,
+        "CREATE SEQUENCE students_rev AS bigint;
+     ALTER TABLE students ADD COLUMN rev bigint;
+     UPDATE students SET rev = nextval('students_rev');
+     ALTER TABLE students ALTER COLUMN rev SET DEFAULT nextval('students_rev'),
+         ALTER COLUMN rev SET NOT NULL;
+     ALTER SEQUENCE students_rev OWNED BY students.rev;
+     COMMENT ON COLUMN students.rev IS
+         'racontemoi: the row version, never reused (sequence students_rev: by default at INSERT, by the trigger students_new_rev at UPDATE); never set it by hand';
+     CREATE FUNCTION students_new_rev() RETURNS trigger LANGUAGE plpgsql AS
+         'BEGIN NEW.rev := nextval(''students_rev''); RETURN NEW; END';
+     CREATE TRIGGER students_new_rev BEFORE UPDATE ON students
+         FOR EACH ROW EXECUTE FUNCTION students_new_rev();
+     CREATE TABLE student_quota (
+         one boolean PRIMARY KEY DEFAULT true CHECK (one),
+         id_limit bigint NOT NULL
+     );
+     COMMENT ON TABLE student_quota IS
+         'racontemoi: creates may take ids up to id_limit before STUDENTS_MAX is counted again';
+     INSERT INTO student_quota (id_limit) VALUES (0);
+     DROP TABLE student_allowance;",
+    ),
+];
 
 /// Creates or migrates the schema; the version it is at.
 pub(crate) async fn migrate(client: &mut Client) -> Result<i32, String> {
@@ -88,7 +124,8 @@ pub(crate) enum Counted {
     Full,
 }
 
-/// A create whose slot had no allowance left: one transaction that counts exactly (see the top).
+/// A create whose id was beyond the quota's limit: one transaction that counts exactly (see the
+/// top).
 pub(crate) async fn create_counted(
     client: &mut Client,
     name: &str,
@@ -96,7 +133,7 @@ pub(crate) async fn create_counted(
     max: i64,
 ) -> Result<Counted, tokio_postgres::Error> {
     let transaction = client.transaction().await?;
-    transaction.batch_execute("LOCK TABLE student_allowance IN EXCLUSIVE MODE").await?;
+    transaction.batch_execute("LOCK TABLE students IN SHARE ROW EXCLUSIVE MODE").await?;
     // The same order of refusals as the file store: a duplicate before a full store.
     if !transaction.query("SELECT 1 FROM students WHERE name = $1", &[&name]).await?.is_empty() {
         return Ok(Counted::Exists);
@@ -105,15 +142,11 @@ pub(crate) async fn create_counted(
     if count >= max {
         return Ok(Counted::Full);
     }
-    let free = max - count - 1;
-    transaction
-        .execute(
-            "UPDATE student_allowance SET remaining = \
-             ($1::bigint / $2::smallint + CASE WHEN slot < $1::bigint % $2::smallint THEN 1 ELSE 0 END)::integer",
-            &[&free.min(i64::from(i32::MAX)), &SLOTS],
-        )
-        .await?;
-    transaction.execute("INSERT INTO students (name, age) VALUES ($1, $2)", &[&name, &i16::from(age)]).await?;
+    let id: i64 = transaction
+        .query_one("INSERT INTO students (name, age) VALUES ($1, $2) RETURNING id", &[&name, &i16::from(age)])
+        .await?
+        .get(0);
+    transaction.execute("UPDATE student_quota SET id_limit = $1", &[&id.saturating_add(max - count - 1)]).await?;
     transaction.commit().await?;
     Ok(Counted::Created)
 }

@@ -38,7 +38,7 @@ pub(crate) fn import(database: &DatabaseConfig, file: &Path, replace: bool) -> R
         schema::migrate(&mut client).await?;
         let failed = |e: tokio_postgres::Error| format!("import failed, nothing was changed: {}", chain(&e));
         let transaction = client.transaction().await.map_err(failed)?;
-        transaction.batch_execute("LOCK TABLE students, student_allowance IN EXCLUSIVE MODE").await.map_err(failed)?;
+        transaction.batch_execute("LOCK TABLE students, student_quota IN EXCLUSIVE MODE").await.map_err(failed)?;
         let replaced = if replace {
             transaction.execute("DELETE FROM students", &[]).await.map_err(failed)?
         } else {
@@ -72,7 +72,7 @@ pub(crate) fn import(database: &DatabaseConfig, file: &Path, replace: bool) -> R
             .await
             .map_err(failed)?;
         // STUDENTS_MAX is counted again at the next create.
-        transaction.execute("UPDATE student_allowance SET remaining = 0", &[]).await.map_err(failed)?;
+        transaction.execute("UPDATE student_quota SET id_limit = 0", &[]).await.map_err(failed)?;
         transaction.commit().await.map_err(failed)?;
         let replaced = if replace { format!(" (replacing {replaced})") } else { String::new() };
         Ok(format!(
