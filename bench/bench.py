@@ -136,7 +136,7 @@ def header(args):
     wrk_version = subprocess.run(["wrk", "-v"], check=False, capture_output=True,
                                  text=True).stdout.split()[1]
     now = datetime.datetime.now(datetime.UTC)
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = report.load_average()
     return (f"## racontemoi benchmark, {now:%Y-%m-%d %H:%M} UTC\n\n"
             f"`bench/run.sh {' '.join(sys.argv[1:])}` · {os.cpu_count()} cores ({cpu}), "
             f"Linux {platform.release()} · wrk {wrk_version} "

@@ -6,7 +6,6 @@ Run it through bench/compose.sh, which builds the images and starts and removes 
 """
 import argparse
 import datetime
-import os
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def main():
     p.add_argument("--out", type=Path, default=bench.CACHE / "compose.md")
     args = p.parse_args()
     started = time.monotonic()
-    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_avg = report.load_average()
 
     def load(url, seconds=5, headers=()):
         return wrk.run(url, CONNECTIONS, seconds, headers)

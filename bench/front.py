@@ -265,7 +265,7 @@ def main():
     args = parse_args()
     started = time.monotonic()
     now = datetime.datetime.now(datetime.UTC)
-    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_avg = report.load_average()
     with tempfile.TemporaryDirectory(prefix="racontemoi-bench-front-") as tmp_name:
         tmp = Path(tmp_name)
         tmp.chmod(0o755)

@@ -278,7 +278,7 @@ def main():
     args = parse_args()
     started = time.monotonic()
     now = datetime.datetime.now(datetime.UTC)
-    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_avg = report.load_average()
     tmp = Path(tempfile.mkdtemp(prefix="racontemoi-bench-pg-"))
     tmp.chmod(0o755)  # the server's directory is below it, owned by the postgres user
     try:

@@ -1,4 +1,5 @@
 """Collects the figures of every round and renders them as Markdown: loads, processes, targets."""
+import os
 import statistics
 import sys
 import time
@@ -8,6 +9,11 @@ from dataclasses import dataclass
 from wrk import Load
 
 MIB = 1024  # KiB
+
+
+def load_average():
+    """The machine's 1, 5 and 15 minute load averages, as a report's header shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @dataclass
