@@ -71,6 +71,26 @@ pub(crate) struct DatabaseConfig {
     pub(crate) connect_timeout: Duration,
     /// PostgreSQL's `statement_timeout` of every session; also bounds each request's wait.
     pub(crate) statement_timeout: Duration,
+    /// `STUDENTS_DATABASE_URL_FILE`, read again whenever a connection is opened (a mounted Secret
+    /// changes in place: a rotated password needs no restart); `None` when the URL is a value.
+    pub(crate) url_file: Option<UrlFile>,
+}
+
+/// Where the URL is read again from: the file, and the CA file it was first parsed with.
+#[derive(Debug, Clone)]
+pub(crate) struct UrlFile {
+    pub(crate) path: PathBuf,
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+impl UrlFile {
+    /// The URL as the file holds it now, parsed as at start.
+    pub(crate) fn read(&self) -> Result<Target, String> {
+        let url = read_secret_file(&self.path)?;
+        database_url::parse(&url, self.ca_file.as_deref()).map_err(|problem| match problem {
+            database_url::Problem::Url(message) | database_url::Problem::CaFile(message) => message,
+        })
+    }
 }
 
 /// Throttling of failed logins to the student API (`LOGIN_THROTTLE_*`, `TRUSTED_PROXIES`).
@@ -220,17 +240,9 @@ impl Env<'_> {
                 Err(ConfigError { variable: name, message: format!("set either {name} or {file_name}, not both") })
             }
             (Some(value), None) => Ok(Some(value)),
-            (None, Some(path)) => {
-                let content = std::fs::read_to_string(&path)
-                    .map_err(|e| ConfigError { variable: file_name, message: format!("cannot read {path:?}: {e}") })?;
-                // A secret file usually ends with one newline that is not part of the value.
-                let value = content.strip_suffix('\n').unwrap_or(&content);
-                let value = value.strip_suffix('\r').unwrap_or(value);
-                if value.is_empty() {
-                    return Err(ConfigError { variable: file_name, message: format!("{path:?} is empty") });
-                }
-                Ok(Some(value.to_owned()))
-            }
+            (None, Some(path)) => read_secret_file(std::path::Path::new(&path))
+                .map(Some)
+                .map_err(|message| ConfigError { variable: file_name, message }),
             (None, None) => Ok(None),
         }
     }
@@ -261,7 +273,21 @@ fn database(env: &Env) -> Result<Option<DatabaseConfig>, ConfigError> {
         database_url::Problem::Url(message) => ConfigError { variable: "STUDENTS_DATABASE_URL", message },
         database_url::Problem::CaFile(message) => ConfigError { variable: "STUDENTS_DATABASE_CA_FILE", message },
     })?;
-    Ok(Some(DatabaseConfig { target, pool_size, connect_timeout, statement_timeout }))
+    let url_file = env
+        .get("STUDENTS_DATABASE_URL_FILE")
+        .map(|path| UrlFile { path: PathBuf::from(path), ca_file: ca_file.clone() });
+    Ok(Some(DatabaseConfig { target, pool_size, connect_timeout, statement_timeout, url_file }))
+}
+
+/// The value a secret file holds: its content without the one final newline most files end with.
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    let content = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
+    let value = content.strip_suffix('\n').unwrap_or(&content);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        return Err(format!("{path:?} is empty"));
+    }
+    Ok(value.to_owned())
 }
 
 fn credentials(env: &Env) -> Result<Option<Credentials>, ConfigError> {

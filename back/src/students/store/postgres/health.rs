@@ -3,10 +3,11 @@
 //!
 //! - `Connecting`: an attempt runs (at start, or a retry): requests wait for its outcome, at most
 //!   the connect timeout;
-//! - `Up`: requests use the pool; one that finds the connection lost turns the state to `Down`
-//!   (retry at once) and wakes the task;
+//! - `Up`: requests use the pool; one that finds the database unreachable turns the state to
+//!   `Down` (retry at once) and wakes the task; the task also probes it every `PROBE_EVERY`, so
+//!   that a server gone silent is noticed on a back that serves nothing meanwhile;
 //! - `Down`: requests answer 503 at once, with `Retry-After` until the next attempt; the task
-//!   tries again after 100 ms, then doubling up to 5 s (with jitter), and needs no restart.
+//!   tries again after 100 ms, then doubling up to 2 s (with jitter), and needs no restart.
 //!
 //! One log line when the database is found unreachable (or for another reason), one when it is
 //! back: a wrong CA says so in that line (`tls::explain`).
@@ -22,7 +23,18 @@ use super::Failure;
 use crate::config::database_url::Target;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// How often the task checks a database that is up.
+pub(super) const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// What the task is to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// Connect (the first time, or after a failure).
+    Attempt,
+    /// Check the database that is up.
+    Probe,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -102,8 +114,8 @@ impl Health {
     }
 
     /// The connection was lost (or none could be opened): the state turns `Down` if it was `Up`,
-    /// the task tries again at once. The 503 to answer.
-    pub(super) fn lost(&self, reason: &str) -> Failure {
+    /// the task tries again at once. The 503 to answer, and whether the state turned.
+    pub(super) fn lost(&self, reason: &str) -> (Failure, bool) {
         let now = Instant::now();
         let turned = self.phase.send_if_modified(|phase| match phase {
             Phase::Up => {
@@ -116,11 +128,12 @@ impl Health {
             self.went_down(reason);
             self.wake.notify_one();
         }
-        Failure {
+        let failure = Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: "student database is unavailable: retry later".into(),
             retry_after: Some(1),
-        }
+        };
+        (failure, turned)
     }
 
     /// The database answered but could not do it now (timeout, lock, serialization): a 503, the
@@ -159,17 +172,22 @@ impl Health {
         crate::log::info(&format!("student database {} {what}{note}", self.target.describe()));
     }
 
-    /// Waits until an attempt is due: the database found lost, or the backoff over. The first
-    /// attempt is due at once.
-    pub(super) async fn due(&self) {
+    /// Waits until an attempt is due (the database found lost, or the backoff over; the first
+    /// attempt is due at once), or, while it is up, a probe (every `PROBE_EVERY`).
+    pub(super) async fn due(&self) -> Due {
         loop {
             let phase = *self.phase.borrow();
             match phase {
-                Phase::Connecting => return,
-                Phase::Up => self.wake.notified().await,
+                Phase::Connecting => return Due::Attempt,
+                Phase::Up => {
+                    tokio::select! {
+                        () = tokio::time::sleep(PROBE_EVERY) => if self.is_up() { return Due::Probe },
+                        () = self.wake.notified() => {}
+                    }
+                }
                 Phase::Down { retry_at } => {
                     tokio::select! {
-                        () = tokio::time::sleep_until(retry_at.into()) => return,
+                        () = tokio::time::sleep_until(retry_at.into()) => return Due::Attempt,
                         () = self.wake.notified() => {}
                     }
                 }
@@ -231,7 +249,9 @@ mod tests {
     /// fails twice, then succeeds.
     async fn monitor(health: Arc<Health>, attempts: Arc<AtomicUsize>) {
         loop {
-            health.due().await;
+            if health.due().await == Due::Probe {
+                continue;
+            }
             health.attempting();
             let n = attempts.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -249,7 +269,8 @@ mod tests {
             assert_eq!(health.usable().await, Ok(()));
             assert!(health.is_up());
             // A request finds the connection lost: 503, down, and the task retries by itself.
-            let failure = health.lost("connection closed");
+            let (failure, turned) = health.lost("connection closed");
+            assert!(turned);
             assert_eq!((failure.status, failure.retry_after), (StatusCode::SERVICE_UNAVAILABLE, Some(1)));
             assert_eq!(health.downs(), 1);
             let deadline = Instant::now() + Duration::from_secs(5);

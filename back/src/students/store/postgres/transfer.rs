@@ -17,7 +17,8 @@ use std::path::Path;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use super::{legacy_age, schema, session_config, student_ref, tls};
+use super::connection::Opener;
+use super::{legacy_age, schema, student_ref, tls};
 use crate::config::DatabaseConfig;
 use crate::error::chain;
 use crate::students::store::file::format as json;
@@ -36,7 +37,7 @@ pub(crate) fn import(database: &DatabaseConfig, file: &Path, replace: bool) -> R
     }
     block_on(async {
         let mut client = connect(database).await?;
-        schema::migrate(&mut client).await?;
+        schema::migrate(&mut client).await.map_err(|problem| problem.to_string())?;
         let failed = |e: tokio_postgres::Error| format!("import failed, nothing was changed: {}", chain(&e));
         let transaction = client.transaction().await.map_err(failed)?;
         transaction.batch_execute("LOCK TABLE students, student_quota IN EXCLUSIVE MODE").await.map_err(failed)?;
@@ -114,22 +115,18 @@ fn block_on<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Re
         .block_on(work)
 }
 
-/// One connection, as the server's pool opens them.
+/// One connection, opened as the server's pool opens them, without the request
+/// `statement_timeout`: an import or export of a million students takes longer than a request.
 async fn connect(database: &DatabaseConfig) -> Result<Client, String> {
     let unreachable = |why: String| {
         let explained = tls::explain(&why, &database.target).map(|e| format!("{e}: ")).unwrap_or_default();
         format!("student database {} is unreachable: {explained}{why}", database.target.describe())
     };
-    let connector = tls::connector(&database.target)?;
-    let session = session_config(database);
-    let (client, connection) = tokio::time::timeout(database.connect_timeout, session.connect(connector))
+    let opener = Opener::new(database)?;
+    let client = tokio::time::timeout(database.connect_timeout, opener.open())
         .await
         .map_err(|_| unreachable("no answer within STUDENTS_DATABASE_CONNECT_TIMEOUT".into()))?
         .map_err(|e| unreachable(chain(&e)))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            crate::log::error(&format!("student database connection: {}", chain(&e)));
-        }
-    });
+    client.batch_execute("SET statement_timeout = 0").await.map_err(|e| unreachable(chain(&e)))?;
     Ok(client)
 }
