@@ -18,7 +18,7 @@ As a command, for shell scripts (scripts/stages/back.sh, api.sh, bench/postgres.
 start_standby(primary, dir) adds a streaming standby of a running server (pg_basebackup -R over
 the primary's unix socket, a `local replication` entry added to its pg_hba.conf), on a free port
 of its own, synchronous by default (synchronous_standby_names = '*' on the primary once it
-streams); RunningPostgres.promote() makes it a primary.""")
+streams); RunningPostgres.promote() makes it a primary."""
 
 from __future__ import annotations
 
