@@ -23,6 +23,7 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
+from typing import Self
 
 CHUNK = 65536
 
@@ -128,7 +129,7 @@ class TcpProxy:
             pipe.close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> TcpProxy:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
