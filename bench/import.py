@@ -1,14 +1,15 @@
 """`back students import` against psql's `\\copy` of the same rows (issue 26 item 8): a flat
-student_age.json of N students (default 1,000,000) imported by the back into a new database of
-one Debian PostgreSQL (testkit.postgres: a temp dir, a free port, its defaults), with the back's
-default settings unless --statement-timeout is given (an older back, whose statement_timeout cut
-the import, can then be measured too); then psql's `\\copy` of the same names and ages, as CSV,
-into a table like students (LIKE ... INCLUDING ALL: its defaults, identity, constraints and
-indexes) beside it. Each round uses a new database; the figure is the median of the rounds (their range in
-brackets). Prints Markdown. Nothing fails on a slow import; a failed import is shown with its
-message.
+student_age.json of N students (default 1,000,000, the names in a scattered order, as real ones
+come) imported by the back into a new database of one Debian PostgreSQL (testkit.postgres: a temp
+dir, a free port, its defaults), with the back's default settings unless --statement-timeout is
+given (an older back, whose statement_timeout cut the import, can then be measured too); then
+psql's `\\copy` of the same names and ages, as CSV, into a table like students beside it (LIKE ...
+INCLUDING ALL: its defaults, identity, constraints and indexes). Each round uses a new database;
+the figure is the median of the rounds (their range in brackets). Prints Markdown. Nothing fails
+on a slow import; a failed import is shown with its message.
 
-    .cache/venv-api/bin/python bench/import.py [--binary PATH] [--students N] [--rounds N]"""
+    .cache/venv-api/bin/python bench/import.py [--binary PATH] [--students N] [--rounds N]
+                                               [--statement-timeout 600s]"""
 import argparse
 import datetime
 import os
@@ -51,7 +52,11 @@ def main() -> int:
     server = postgres.start(work / "pg")
     try:
         data, csv = work / "students.json", work / "students.csv"
-        names = [f"student-{n:07d}" for n in range(args.students)]
+        # Names in a scattered order, as real ones come, not in the order of the name index (n times
+        # a prime, modulo a larger prime: a number of its own for each n).
+        modulus = next(m for m in range(max(args.students, 2) + 1, 2 * args.students + 3)
+                       if all(m % d for d in range(2, int(m ** 0.5) + 1)))
+        names = [f"student-{n * 7919 % modulus:07d}" for n in range(args.students)]
         data.write_text("{\n" + ",\n".join(f'    "{name}": "{n % 151}"' for n, name in enumerate(names)) + "\n}")
         csv.write_text("".join(f"{name},{n % 151}\n" for n, name in enumerate(names)))
         imports, copies, failures = [], [], []
