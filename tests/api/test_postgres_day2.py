@@ -257,7 +257,7 @@ def rev_sequence(server: postgres.RunningPostgres, database: str) -> str:
     name = server.psql("SELECT coalesce(pg_get_serial_sequence('students', 'rev'), "
                        "(SELECT c.oid::regclass::text FROM pg_class c WHERE c.relkind = 'S' "
                        "AND c.relname LIKE '%rev%' ORDER BY c.relname LIMIT 1))", database=database).strip()
-    assert name, "no sequence of the revs found (back/src/students/postgres/schema.rs: students_rev)"
+    assert name, "no sequence of the revs found (back/src/students/store/postgres/schema.rs: students_rev)"
     return name
 
 
