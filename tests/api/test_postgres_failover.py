@@ -27,7 +27,7 @@ from conftest import CLIENT_TIMEOUT, PREFIX, Client
 from testkit import postgres
 from testkit.tcpproxy import TcpProxy
 
-# The back's defaults (back/src/config.rs), which these tests keep.
+# The back's defaults (back/src/config/mod.rs), which these tests keep.
 CONNECT_TIMEOUT = 5.0  # STUDENTS_DATABASE_CONNECT_TIMEOUT
 STATEMENT_TIMEOUT = 5.0  # STUDENTS_DATABASE_STATEMENT_TIMEOUT
 # The bound on one request: both timeouts plus 1 s; plus 0.5 s for this client's own
