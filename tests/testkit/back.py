@@ -24,6 +24,9 @@ from testkit import stop_process, wait_http
 REPO = Path(__file__).resolve().parents[2]
 # What the stages build (`cargo build --release -p back`).
 RELEASE_BINARY = REPO / "target" / "release" / "back"
+# The binary start() runs by default: $RACONTEMOI_BACK_BINARY (another build, e.g. of another
+# worktree), else the release build.
+DEFAULT_BINARY = Path(os.environ.get("RACONTEMOI_BACK_BINARY") or RELEASE_BINARY)
 LISTENING = re.compile(r"listening on (\S+:\d+)")
 
 
@@ -45,7 +48,7 @@ class RunningBack:
         stop_process(self.process, sig)
 
 
-def start(env: dict[str, str], log: Path, binary: Path = RELEASE_BINARY, timeout: float = 30.0) -> RunningBack:
+def start(env: dict[str, str], log: Path, binary: Path = DEFAULT_BINARY, timeout: float = 30.0) -> RunningBack:
     """Starts binary with exactly env (HOST=127.0.0.1 and PORT=0 unless env sets them), its stdout
     and stderr appended to log, and waits until it listens and answers 200 on /healthz."""
     if not Path(binary).exists():
@@ -85,7 +88,7 @@ def _listening_address(process: subprocess.Popen, log: Path, offset: int, timeou
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m testkit.back", description=__doc__.split("\n\n")[0])
     parser.add_argument("--log", type=Path, required=True, help="the back's stdout and stderr go there")
-    parser.add_argument("--binary", type=Path, default=RELEASE_BINARY)
+    parser.add_argument("--binary", type=Path, default=DEFAULT_BINARY)
     parser.add_argument("settings", nargs="*", metavar="NAME=VALUE")
     args = parser.parse_args()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}

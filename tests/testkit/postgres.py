@@ -13,7 +13,12 @@ role `racontemoi`, owner of the database `racontemoi`; the superuser `postgres` 
 As a command, for shell scripts (scripts/stages/back.sh, api.sh, bench/postgres.sh):
     python -m testkit.postgres --dir DIR     initialises DIR if new, starts the server, prints
                                              `URL PID` and exits, leaving it running
-    python -m testkit.postgres --stop DIR    stops it (pg_ctl stop -m fast)"""
+    python -m testkit.postgres --stop DIR    stops it (pg_ctl stop -m fast)
+
+start_standby(primary, dir) adds a streaming standby of a running server (pg_basebackup -R over
+the primary's unix socket, a `local replication` entry added to its pg_hba.conf), on a free port
+of its own, synchronous by default (synchronous_standby_names = '*' on the primary once it
+streams); RunningPostgres.promote() makes it a primary."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -120,6 +126,15 @@ class RunningPostgres:
         _run(_as_server([str(bindir() / "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode,
                          "-D", str(self.data_dir)]), "pg_ctl stop")
 
+    def promote(self) -> None:
+        """pg_ctl promote of a standby (start_standby); returns once it accepts writes."""
+        _run(_as_server([str(bindir() / "pg_ctl"), "promote", "-w", "-t", "60", "-D", str(self.data_dir)]),
+             "pg_ctl promote")
+
+    def reload(self) -> None:
+        """pg_ctl reload: pg_hba.conf and the reloadable settings read again."""
+        _run(_as_server([str(bindir() / "pg_ctl"), "reload", "-D", str(self.data_dir)]), "pg_ctl reload")
+
     def psql(self, sql: str, database: str = APP, user: str = ADMIN) -> str:
         """Runs sql through the unix socket (trusted locally) and returns its unaligned output."""
         return _run([str(bindir() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
@@ -184,6 +199,47 @@ def start(dir: Path, ssl: Tls | None = None, settings: dict[str, str] | None = N
     server.start()
     server.psql(f"CREATE ROLE {APP} LOGIN PASSWORD '{state.password}'", database=ADMIN)
     server.psql(f"CREATE DATABASE {APP} OWNER {APP}", database=ADMIN)
+    return server
+
+
+def start_standby(primary: RunningPostgres, dir: Path, synchronous: bool = True,
+                  timeout: float = 60) -> RunningPostgres:
+    """A streaming standby of primary (running) in dir: pg_basebackup -R -X stream over the
+    primary's unix socket as the superuser (a `local replication all trust` line is added to the
+    primary's pg_hba.conf), started on a free port of 127.0.0.1 with its own unix socket in dir;
+    the same roles and passwords as the primary (its testkit.json records them and its port).
+    synchronous: the primary's synchronous_standby_names becomes '*' once the standby streams
+    (ALTER SYSTEM), so that a commit is acknowledged only once the standby flushed it; returns
+    when pg_stat_replication shows it `sync` (else `streaming`)."""
+    dir = Path(dir).resolve()
+    dir.mkdir(parents=True, exist_ok=True)
+    _give_to_server_user(dir)
+    hba = primary.data_dir / "pg_hba.conf"
+    if "local replication all trust" not in hba.read_text():
+        with open(hba, "a") as out:
+            out.write("local replication all trust\n")
+        primary.reload()
+    state = _State(free_port(), primary.state.password, primary.state.admin_password, tls=primary.state.tls)
+    server = RunningPostgres(dir, state)
+    _run(_as_server([str(bindir() / "pg_basebackup"), "-D", str(server.data_dir), "-R", "-X", "stream",
+                     "-c", "fast", "-h", str(primary.dir), "-p", str(primary.port), "-U", ADMIN]),
+         "pg_basebackup", timeout=timeout)
+    # The primary's settings came with the copy; the last line of a setting wins.
+    with open(server.data_dir / "postgresql.conf", "a") as out:
+        out.write(f"\n# testkit.postgres standby\nport = {state.port}\nunix_socket_directories = '{dir}'\n"
+                  "hot_standby = on\n")
+    (dir / STATE).write_text(json.dumps(asdict(state)))
+    server.start()
+    wanted = "sync" if synchronous else "streaming"
+    if synchronous:
+        primary.psql("ALTER SYSTEM SET synchronous_standby_names = '*'", database=ADMIN)
+        primary.psql("SELECT pg_reload_conf()", database=ADMIN)
+    deadline = time.monotonic() + timeout
+    column = "sync_state" if synchronous else "state"
+    while primary.psql(f"SELECT {column} FROM pg_stat_replication", database=ADMIN).strip() != wanted:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the standby in {dir} is not {wanted} after {timeout}s ({server.log})")
+        time.sleep(0.1)
     return server
 
 
