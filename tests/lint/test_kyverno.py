@@ -1,9 +1,10 @@
 """docs/examples/: every Kyverno policy there is valid against Kyverno's real CRD
 (`<repo>/../shared/crds/kyverno.*.yaml`, never copied into the repository; skipped with one line
-where that folder is absent), as the API server's strict field validation would check it; and the
-ClusterPolicy admits our images exactly as docs/release.md verifies them: both images of the
-configured registry, signed keyless by .github/workflows/release.yml on a version tag of the
-repository Argo CD deploys from, with the identity and issuer the docs' commands give."""
+where that folder is absent), as the API server's strict field validation would check it; and
+both policies (the ClusterPolicy, and the same rule as an ImageValidatingPolicy) admit our images
+exactly as docs/release.md verifies them: both images of the configured registry, signed keyless
+by .github/workflows/release.yml on a version tag of the repository Argo CD deploys from, with the
+identity and issuer the docs' commands give."""
 from __future__ import annotations
 
 import fnmatch
@@ -63,8 +64,8 @@ def examples() -> list[dict]:
     return [doc for path in sorted(EXAMPLES.glob("*.y*ml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def policy() -> dict:
-    [found] = [doc for doc in examples() if doc["kind"] == "ClusterPolicy"]
+def policy(kind: str = "ClusterPolicy") -> dict:
+    [found] = [doc for doc in examples() if doc["kind"] == kind]
     return found
 
 
@@ -77,32 +78,50 @@ def violations(doc: dict, schemas) -> list[str]:
 
 def test_every_kyverno_example_is_valid_against_its_crd(schemas):
     docs = [doc for doc in examples() if doc["apiVersion"].split("/")[0].endswith("kyverno.io")]
-    assert any(doc["kind"] == "ClusterPolicy" for doc in docs)
+    assert sorted(doc["kind"] for doc in docs) == ["ClusterPolicy", "ImageValidatingPolicy"]
     for doc in docs:
         assert violations(doc, schemas) == [], doc["metadata"]["name"]
 
 
 def test_a_misspelled_field_is_caught(schemas):
-    doc = policy()
-    entry = doc["spec"]["rules"][0]["verifyImages"][0]["attestors"][0]["entries"][0]["keyless"]
-    entry["subjectRegexp"] = entry.pop("subjectRegExp")
-    assert any("subjectRegexp" in v for v in violations(doc, schemas))
+    for kind, keyless in (("ClusterPolicy", lambda d: d["spec"]["rules"][0]["verifyImages"][0]["attestors"][0]["entries"][0]["keyless"]),
+                          ("ImageValidatingPolicy", lambda d: d["spec"]["attestors"][0]["cosign"]["keyless"]["identities"][0])):
+        doc = policy(kind)
+        entry = keyless(doc)
+        entry["subjectRegexp"] = entry.pop("subjectRegExp")
+        assert any("subjectRegexp" in v for v in violations(doc, schemas)), kind
 
 
-def verify_images() -> dict:
-    [rule] = policy()["spec"]["rules"]
-    [verify] = rule["verifyImages"]
-    return verify
+def verification(kind: str) -> tuple[list[str], dict, dict]:
+    """(image patterns, the keyless identity, the rest that decides) of the example of KIND."""
+    spec = policy(kind)["spec"]
+    if kind == "ClusterPolicy":
+        [rule] = spec["rules"]
+        [verify] = rule["verifyImages"]
+        [attestor] = verify["attestors"]
+        [entry] = attestor["entries"]
+        return verify["imageReferences"], entry["keyless"], verify
+    [attestor] = spec["attestors"]
+    [identity] = attestor["cosign"]["keyless"]["identities"]
+    [validation] = spec["validations"]
+    assert f"verifyImageSignatures(image, [attestors.{attestor['name']}])" in validation["expression"]
+    assert validation["expression"].startswith("images.containers.map(image,")
+    return [ref["glob"] for ref in spec["matchImageReferences"]], identity, spec
+
+
+KINDS = ["ClusterPolicy", "ImageValidatingPolicy"]
 
 
 def identity_regexp(text: str) -> set[str]:
+    """The identities a text's cosign commands verify (--certificate-identity-regexp '...')."""
     return set(re.findall(r"--certificate-identity-regexp '([^']+)'", text))
 
 
-def test_it_covers_both_images_of_the_configured_registry_and_no_other():
+@pytest.mark.parametrize("kind", KINDS)
+def test_it_covers_both_images_of_the_configured_registry_and_no_other(kind):
     registry = subprocess.run([ROOT / "scripts" / "version.sh", "registry"], capture_output=True, text=True,
                               check=True).stdout.strip()
-    patterns = verify_images()["imageReferences"]
+    patterns, _, _ = verification(kind)
 
     def covered(image: str) -> bool:
         return any(fnmatch.fnmatchcase(image, pattern) for pattern in patterns)
@@ -115,13 +134,15 @@ def test_it_covers_both_images_of_the_configured_registry_and_no_other():
     assert not covered("docker.io/library/postgres:17")
 
 
-def test_it_admits_only_signatures_of_the_release_workflow_on_a_version_tag():
-    verify = verify_images()
-    assert verify["type"] == "SigstoreBundle", "cosign 3 signatures are bundles found through OCI referrers"
-    assert verify["failureAction"] == "Enforce" and verify["required"] is True
-    [attestor] = verify["attestors"]
-    [entry] = attestor["entries"]
-    keyless = entry["keyless"]
+@pytest.mark.parametrize("kind", KINDS)
+def test_it_admits_only_signatures_of_the_release_workflow_on_a_version_tag(kind):
+    _, keyless, rest = verification(kind)
+    if kind == "ClusterPolicy":
+        assert rest["type"] == "SigstoreBundle", "cosign 3 signatures are bundles found through OCI referrers"
+        assert rest["failureAction"] == "Enforce" and rest["required"] is True
+    else:
+        assert rest["validationActions"] == ["Deny"] and rest["failurePolicy"] == "Fail"
+        assert rest["validationConfigurations"]["required"] is True
     assert keyless["issuer"] == ISSUER
     pattern = re.compile(keyless["subjectRegExp"])
     kustomization = (ROOT / "argocd" / "kustomization.yaml").read_text()
@@ -141,8 +162,9 @@ def test_it_admits_only_signatures_of_the_release_workflow_on_a_version_tag():
 @pytest.mark.parametrize("doc", ["docs/release.md", "README.md"])
 def test_the_docs_verify_with_the_same_identity_and_issuer(doc):
     text = (ROOT / doc).read_text()
-    keyless = verify_images()["attestors"][0]["entries"][0]["keyless"]
-    assert identity_regexp(text) == {keyless["subjectRegExp"]}
+    identities = {verification(kind)[1]["subjectRegExp"] for kind in KINDS}
+    assert len(identities) == 1, "both policies admit the same identity"
+    assert identity_regexp(text) == identities
     assert set(re.findall(r"--certificate-oidc-issuer (\S+)", text)) == {ISSUER}
     assert "cosign verify-attestation --type cyclonedx" in text
     assert "gh attestation verify oci://" in text
