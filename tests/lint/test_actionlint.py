@@ -38,7 +38,7 @@ def test_our_workflows_pass():
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("needs: release", "needs: relaese", 'needs job "relaese" which does not exist'),
     ("steps.sign.outputs.back-digest", "steps.sgin.outputs.back-digest", 'property "sgin" is not defined'),
-    ("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", "actions/checkout@v4", "node20"),
+    ("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7.0.1", "actions/checkout@v4", "node20"),
     pytest.param('sign.sh "${GITHUB_REF_NAME#v}"', "sign.sh ${GITHUB_REF_NAME#v}", "SC2086",
                  marks=pytest.mark.skipif(not shutil.which("shellcheck"), reason="no shellcheck on PATH")),
 ])
