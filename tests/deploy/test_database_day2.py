@@ -17,7 +17,8 @@ DEPLOY_MD = ROOT / "docs" / "deploy.md"
 
 
 def render(*sets: str, files=(VALUES / "database-cloudnativepg.yaml",), check: bool = True):
-    extra = tuple(arg for value in sets for arg in ("--set", value))
+    # postgresql.conf and PgBouncer parameters are strings.
+    extra = tuple(arg for value in sets for arg in ("--set-string" if ".parameters." in value else "--set", value))
     return helm_template(*files, extra=extra, check=check)
 
 
