@@ -426,7 +426,7 @@ def missing_prerequisites(doc: Path) -> list[str]:
 def _written(argv: list[str]) -> set[str]:
     """Files a command writes: `> FILE`, `-o FILE` (curl's -fsSLo too), `--output FILE`, `-out FILE`."""
     out = set()
-    for flag, value in zip(argv, argv[1:]):
+    for flag, value in itertools.pairwise(argv):
         if flag in (">", ">>", "--output", "-out") or re.fullmatch(r"-[a-zA-Z]*o", flag):
             out.add(value)
     return out
@@ -437,7 +437,7 @@ def _read(argv: list[str]) -> set[str]:
     if not argv or argv[0] != "kubectl":
         return set()
     found = set()
-    for flag, value in zip(argv, argv[1:] + [""]):
+    for flag, value in itertools.pairwise([*argv, ""]):
         if flag.startswith("--from-file="):
             found.add(flag.partition("=")[2].rpartition("=")[2])
         elif flag in ("-f", "--filename") and value:

@@ -93,8 +93,8 @@ def start(dir: Path, server: RunningPostgres, pool_mode: str = "session", tls: T
                     client_tls_key_file=str(tls.key), client_tls_ca_file=str(tls.ca))
     conf.update(settings or {})
     ini = dir / "pgbouncer.ini"
-    ini.write_text("[databases]\n* = host=127.0.0.1 port=%d\n\n[pgbouncer]\n%s" % (
-        server.port, "".join(f"{key} = {value}\n" for key, value in conf.items())))
+    settings_text = "".join(f"{key} = {value}\n" for key, value in conf.items())
+    ini.write_text(f"[databases]\n* = host=127.0.0.1 port={server.port}\n\n[pgbouncer]\n{settings_text}")
     command = [binary(), str(ini)]
     if os.geteuid() == 0:
         account = pwd.getpwnam(SYSTEM_USER)
