@@ -55,10 +55,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Command::Healthcheck) => healthcheck(),
         Ok(Command::Probe { url, expect }) => probe_url(&url, expect),
         Ok(Command::StudentsImport { file, replace }) => students_command(|database| {
-            crate::students::postgres::transfer::import(database, &file, replace).map(|line| eprintln!("back: {line}"))
+            crate::students::store::postgres::transfer::import(database, &file, replace)
+                .map(|line| eprintln!("back: {line}"))
         }),
         Ok(Command::StudentsExport) => students_command(|database| {
-            crate::students::postgres::transfer::export(database, &mut std::io::stdout().lock()).map(|_| ())
+            crate::students::store::postgres::transfer::export(database, &mut std::io::stdout().lock()).map(|_| ())
         }),
         Ok(Command::Version) => {
             println!("back {}", crate::VERSION);

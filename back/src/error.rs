@@ -1,8 +1,7 @@
-//! Startup errors: printed as one line, then the process exits non-zero.
+//! Startup errors: printed as one line, then the process exits non-zero; and `chain`, any error
+//! with its causes on one line.
 
-use std::fmt;
-
-use crate::config::ConfigError;
+use std::fmt::{self, Write as _};
 
 #[derive(Debug)]
 pub(crate) struct StartupError(pub String);
@@ -15,8 +14,13 @@ impl fmt::Display for StartupError {
 
 impl std::error::Error for StartupError {}
 
-impl From<ConfigError> for StartupError {
-    fn from(error: ConfigError) -> Self {
-        StartupError(error.to_string())
+/// An error and its causes, on one line (tokio-postgres's Display shows only the first).
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
     }
+    text
 }

@@ -12,7 +12,7 @@ use hyper::StatusCode;
 use crate::embedded::OPENAPI;
 use crate::http::{self, Response, NO_STORE};
 use crate::metrics::Metrics;
-use crate::students::postgres::PgStore;
+use crate::students::store::Store;
 use crate::students::LoginThrottle;
 
 const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
@@ -45,12 +45,12 @@ pub(crate) struct Ops {
     readiness: Arc<Readiness>,
     metrics: Arc<Metrics>,
     login_throttle: Option<Arc<LoginThrottle>>,
-    students_database: Option<Arc<PgStore>>,
+    students_store: Option<Store>,
 }
 
 impl Ops {
     pub(crate) fn new(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Self {
-        Ops { readiness, metrics, login_throttle: None, students_database: None }
+        Ops { readiness, metrics, login_throttle: None, students_store: None }
     }
 
     /// Adds the login throttle's counters to `/metrics`.
@@ -59,9 +59,9 @@ impl Ops {
         self
     }
 
-    /// Adds the student database's state and pool to `/metrics`.
-    pub(crate) fn with_students_database(mut self, database: Arc<PgStore>) -> Self {
-        self.students_database = Some(database);
+    /// Adds the student store's own series (a database's state and pool) to `/metrics`.
+    pub(crate) fn with_students_store(mut self, store: Store) -> Self {
+        self.students_store = Some(store);
         self
     }
 
@@ -89,8 +89,8 @@ impl Ops {
         if let Some(throttle) = &self.login_throttle {
             throttle.render_metrics(&mut text);
         }
-        if let Some(database) = &self.students_database {
-            database.render_metrics(&mut text);
+        if let Some(store) = &self.students_store {
+            store.render_metrics(&mut text);
         }
         let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
         response.headers_mut().insert(CONTENT_TYPE, PROMETHEUS_TEXT);

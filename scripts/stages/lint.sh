@@ -4,8 +4,8 @@
 # Python (rules in ruff.toml), hadolint on both Dockerfiles (the one place it runs: no finding at
 # its default threshold, info), a check that every Python tool a requirements.txt names has
 # its one pin in tests/constraints.txt, and the dependency audit: scripts/audit.sh (cargo audit of
-# Cargo.lock against ../shared/advisory-db, every warning denied), then tests/lint/ showing that it
-# fails on a known advisory. Tools come from scripts/setup/lint.sh.
+# Cargo.lock against ../shared/advisory-db, every warning denied), the module-cycle check
+# (scripts/cycles.sh), then tests/lint/ showing that each fails where it should. Tools come from scripts/setup/lint.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -64,6 +64,9 @@ for requirements in tests/*/requirements.txt bench/requirements.txt; do
     done <"$requirements"
 done
 echo "requirements: $(wc -l <<<"$pinned") tools pinned in tests/constraints.txt"
+
+# No loop of `use` between the back's modules (cargo-cycles); its own test is in tests/lint.
+scripts/cycles.sh || status=1
 
 # The crates of Cargo.lock against the RustSec advisory database; then the audit's own tests.
 echo "audit: $(cargo audit --version 2>/dev/null || echo 'cargo-audit missing')"

@@ -44,9 +44,9 @@ pub(crate) fn run(config: Config) -> Result<(), StartupError> {
     if let Some(throttle) = students.login_throttle() {
         ops = ops.with_login_throttle(throttle);
     }
-    let database = students.database();
-    if let Some(database) = &database {
-        ops = ops.with_students_database(Arc::clone(database));
+    let store = students.store().cloned();
+    if let Some(store) = &store {
+        ops = ops.with_students_store(store.clone());
     }
     let router = Router::new(stories, students, Cors::new(&config.cors), ops);
     let access_log = config.access_log.then(|| Arc::new(AccessLog::new(config.log_format)));
@@ -70,9 +70,9 @@ pub(crate) fn run(config: Config) -> Result<(), StartupError> {
         if let Some(log) = &access_log {
             log.spawn_flusher();
         }
-        // Connects (and creates the schema) in the background: the server listens meanwhile.
-        if let Some(database) = &database {
-            database.spawn_monitor();
+        // A database connects (and checks the schema) in the background: the server listens meanwhile.
+        if let Some(store) = &store {
+            store.start();
         }
         accept::run(settings, service, readiness).await
     });

@@ -18,7 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::url::{SslMode, Target};
+use crate::config::database_url::{SslMode, Target};
 
 /// The connector tokio-postgres uses for `target` (whatever its mode: one type for all).
 pub(crate) fn connector(target: &Target) -> Result<MakeRustlsConnect, String> {
@@ -146,17 +146,17 @@ mod tests {
             "postgres://app@db/x?sslmode=prefer",
             "postgres://app@db/x?sslmode=require",
         ] {
-            let target = super::super::url::parse(url, None).unwrap();
+            let target = crate::config::database_url::parse(url, None).unwrap();
             assert!(connector(&target).is_ok(), "{url}");
         }
     }
 
     use rustls::pki_types::pem::PemObject;
 
-    const CA: &str = include_str!("../../../tests/data/tls/ca.crt");
-    const OTHER_CA: &str = include_str!("../../../tests/data/tls/other.crt");
+    const CA: &str = include_str!("../../../../tests/data/tls/ca.crt");
+    const OTHER_CA: &str = include_str!("../../../../tests/data/tls/other.crt");
     /// Signed by `CA`, for `db.example` only.
-    const SERVER: &str = include_str!("../../../tests/data/tls/server.crt");
+    const SERVER: &str = include_str!("../../../../tests/data/tls/server.crt");
 
     /// Whether the verifier of `query` (with `ca` as STUDENTS_DATABASE_CA_FILE) takes the server's
     /// certificate when connecting to `host`.
@@ -167,7 +167,7 @@ mod tests {
             file
         });
         let url = format!("postgres://app@{host}/x{query}");
-        let target = super::super::url::parse(&url, file.as_ref().map(|f| f.path())).unwrap();
+        let target = crate::config::database_url::parse(&url, file.as_ref().map(|f| f.path())).unwrap();
         let verifier = verifier(&target, &provider()).unwrap();
         let certificate = CertificateDer::from_pem_slice(SERVER.as_bytes()).unwrap();
         let name = ServerName::try_from(host.to_owned()).unwrap();
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn explanations() {
-        let target = super::super::url::parse("postgres://app@db/x?sslmode=require", None).unwrap();
+        let target = crate::config::database_url::parse("postgres://app@db/x?sslmode=require", None).unwrap();
         let line = explain("error performing TLS handshake: invalid peer certificate: UnknownIssuer", &target).unwrap();
         assert!(line.starts_with("the server's certificate is not signed by"), "{line}");
         let line = explain(

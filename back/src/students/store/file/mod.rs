@@ -1,5 +1,7 @@
-//! The file store (the default, `STUDENT_AGE_FILE`): the durable writer of the file, the
-//! single-writer lock, group commit, and the model (`model.rs`) every read is served from.
+//! The file store (the default, `STUDENT_AGE_FILE`): the durable writer of the file, group commit,
+//! and the model (`model.rs`) every read is served from. Its parts: `open.rs` (opened from the
+//! configuration: the single-writer lock taken, or waited for, `lock.rs`), `format.rs` (the legacy
+//! file format), `durable.rs` (a file replaced atomically and fsynced).
 //!
 //! - Reads take the model's read lock for a lookup or a page; the legacy list is rendered once per
 //!   committed state and kept until the next commit.
@@ -14,20 +16,27 @@
 //! - The file keeps the original flat format (`json.rs`).
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
+use hyper::StatusCode;
 use tokio::sync::{oneshot, Mutex};
 
-use super::json;
-use super::lock::StoreLock;
-use super::model::{Change, Plan, Students};
-use super::store::WriteError;
+mod durable;
+pub(crate) mod format;
+mod lock;
+pub(crate) mod model;
+mod open;
 
-pub(crate) const READ_ONLY_BY_CONFIGURATION: &str = "student store is read-only (STUDENTS_READ_ONLY=true)";
+use super::views;
+use super::{Change, Failure, WriteError, READ_ONLY_BY_CONFIGURATION};
+use durable::{replace_file, Unsaved};
+use lock::StoreLock;
+use model::{Plan, Refusal, Students};
+pub(crate) use open::{open, FileSlot};
 
 /// Why the store cannot be opened at startup: one line, naming the file.
 #[derive(Debug)]
@@ -50,7 +59,7 @@ pub(crate) enum Access {
     Standby(Arc<str>),
 }
 
-type Reply = oneshot::Sender<Result<(), WriteError>>;
+type Reply = oneshot::Sender<Result<(), FileError>>;
 
 /// The model and a counter of its committed states.
 struct Committed {
@@ -82,11 +91,11 @@ impl FileStore {
         let (students, serves_sample) = match fs::read(path) {
             Ok(content) => {
                 let students =
-                    json::parse(&content).map_err(|e| OpenError(format!("student store {shown} is corrupt: {e}")))?;
+                    format::parse(&content).map_err(|e| OpenError(format!("student store {shown} is corrupt: {e}")))?;
                 (students, false)
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let students = json::parse(crate::embedded::STUDENT_SAMPLE)
+                let students = format::parse(crate::embedded::STUDENT_SAMPLE)
                     .map_err(|e| OpenError(format!("embedded student sample is invalid: {e}")))?;
                 (students, true)
             }
@@ -149,26 +158,26 @@ impl FileStore {
         }
         *cache = None; // free the stale one before rendering the next
         let students = &committed.students;
-        let list = Bytes::from(json::legacy_list(students.iter(), students.text_len() + 10 * students.len() + 32));
+        let list = Bytes::from(views::legacy_list(students.iter(), students.text_len() + 10 * students.len() + 32));
         *cache = Some((committed.generation, list.clone()));
         list
     }
 
     /// `{"alice": "12"}`: the legacy answer for one student, if there is one.
     pub(crate) fn legacy_one(&self, name: &str) -> Option<Vec<u8>> {
-        self.with_students(|students| students.get(name).map(|student| json::legacy_one(&student)))
+        self.with_students(|students| students.get(name).map(|student| views::legacy_one(&student)))
     }
 
     /// `{"name":"alice","age":12}`, if there is such a student.
     pub(crate) fn student(&self, name: &str) -> Option<Vec<u8>> {
-        self.with_students(|students| students.get(name).map(|student| json::student(student.name, student.age)))
+        self.with_students(|students| students.get(name).map(|student| views::student(student.name, student.age)))
     }
 
     /// One REST page from `cursor`, and the next page's cursor.
     pub(crate) fn page(&self, cursor: u32, limit: usize) -> (Vec<u8>, Option<u32>) {
         self.with_students(|students| {
             let (page, next) = students.page(cursor, limit);
-            (json::page(&page, next), next)
+            (views::page(&page, next), next)
         })
     }
 
@@ -179,15 +188,15 @@ impl FileStore {
     /// (one fsync pair for many clients), answers them all, and releases the lock. The work runs
     /// in its own task, so a queued change is committed or refused even if its request goes away,
     /// and the memory always follows the file.
-    pub(crate) async fn apply(self: &Arc<Self>, change: Change) -> Result<(), WriteError> {
+    pub(crate) async fn apply(self: &Arc<Self>, change: Change) -> Result<(), FileError> {
         if let Some(reason) = self.refusal() {
-            return Err(WriteError::Unavailable(reason));
+            return Err(FileError::Unavailable(reason));
         }
         let store = Arc::clone(self);
-        tokio::spawn(store.queue_and_commit(change)).await.unwrap_or(Err(WriteError::Aborted))
+        tokio::spawn(store.queue_and_commit(change)).await.unwrap_or(Err(FileError::Aborted))
     }
 
-    async fn queue_and_commit(self: Arc<Self>, change: Change) -> Result<(), WriteError> {
+    async fn queue_and_commit(self: Arc<Self>, change: Change) -> Result<(), FileError> {
         let (reply, mut answer) = oneshot::channel();
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push((change, reply));
         let _writer = self.writer.lock().await;
@@ -211,70 +220,99 @@ impl FileStore {
         if !waiting.is_empty() {
             let store = Arc::clone(&self);
             let outcome =
-                tokio::task::spawn_blocking(move || store.commit(plan)).await.unwrap_or(Err(WriteError::Aborted));
+                tokio::task::spawn_blocking(move || store.commit(plan)).await.unwrap_or(Err(FileError::Aborted));
             for reply in waiting {
                 let _ = reply.send(outcome.clone());
             }
         }
-        answer.try_recv().unwrap_or(Err(WriteError::Aborted))
+        answer.try_recv().unwrap_or(Err(FileError::Aborted))
     }
 
     /// Writes the file with `plan` applied, then (once it is in place) applies `plan` to the model.
     /// Only the writer changes the model, so it cannot change between the two.
-    fn commit(&self, plan: Plan) -> Result<(), WriteError> {
-        let commit = replace_file(&self.path, |out| {
+    fn commit(&self, plan: Plan) -> Result<(), FileError> {
+        let outcome = replace_file(&self.path, |out| {
             let committed = self.read();
-            json::write_file(out, committed.students.iter_with(&plan))
+            format::write_file(out, committed.students.iter_with(&plan))
         });
-        if commit.renamed {
+        if !matches!(outcome, Err(Unsaved::NotWritten(_))) {
             let mut committed = self.committed.write().unwrap_or_else(PoisonError::into_inner);
             committed.students.apply(plan);
             committed.generation += 1;
             *self.legacy_list.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
-        commit.outcome
+        outcome.map_err(|unsaved| match unsaved {
+            Unsaved::NotWritten(e) => FileError::Io(Arc::new(e)),
+            Unsaved::NotSynced(e) => FileError::NotDurable(Arc::new(e)),
+        })
     }
 }
 
-struct Commit {
-    /// The new file is in place: the memory must follow it.
-    renamed: bool,
-    outcome: Result<(), WriteError>,
+/// Why the file store did not do a write: the refusals every store shares, and its own failures.
+#[derive(Debug, Clone)]
+pub(crate) enum FileError {
+    /// Create of a name that exists.
+    Exists,
+    /// Update or delete of a name that does not exist.
+    Missing,
+    /// A create beyond `STUDENTS_MAX` (the limit).
+    Full(usize),
+    /// The file could not be replaced; nothing changed.
+    Io(Arc<io::Error>),
+    /// The file was replaced (and the memory follows it) but the directory could not be synced,
+    /// so the change may not survive a power loss.
+    NotDurable(Arc<io::Error>),
+    /// The write task was lost (the runtime is shutting down).
+    Aborted,
+    /// This store takes no write (read-only by configuration, or the lock is not held): why.
+    Unavailable(Arc<str>),
 }
 
-/// Atomically replaces `path` with what `render` writes: temporary file in the same directory,
-/// fsync, rename over the old file, fsync of the directory. On failure before the rename, the
-/// temporary file is removed and the old file is untouched.
-fn replace_file(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -> Commit {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let temp = dir.join(hidden_sibling_name(path, ".tmp"));
-
-    let written = write_synced(&temp, render).and_then(|()| fs::rename(&temp, path));
-    if let Err(e) = written {
-        // Best effort: the directory may be the very thing that is missing or read-only.
-        let _ = fs::remove_file(&temp);
-        return Commit { renamed: false, outcome: Err(WriteError::Io(Arc::new(e))) };
+impl From<Refusal> for FileError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Exists => FileError::Exists,
+            Refusal::Missing => FileError::Missing,
+            Refusal::Full(max) => FileError::Full(max),
+        }
     }
-    let outcome = File::open(dir).and_then(|d| d.sync_all()).map_err(|e| WriteError::NotDurable(Arc::new(e)));
-    Commit { renamed: true, outcome }
 }
 
-/// `.<file name><suffix>`: the name of a hidden file next to the store file (its temporary copy,
-/// its lock).
-pub(crate) fn hidden_sibling_name(path: &Path, suffix: &str) -> std::ffi::OsString {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(suffix);
-    name
+/// The answer to give: the file's own failures worded here, for the handlers.
+impl From<FileError> for WriteError {
+    fn from(error: FileError) -> Self {
+        let failure = |status, message| WriteError::Failed(Failure { status, message, retry_after: None });
+        match error {
+            FileError::Exists => WriteError::Exists,
+            FileError::Missing => WriteError::Missing,
+            FileError::Full(max) => WriteError::Full(max),
+            FileError::Io(e) => {
+                let (status, problem) = io_problem(e.kind());
+                failure(status, format!("{problem}: {e}; nothing was changed"))
+            }
+            FileError::NotDurable(e) => failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("student store was written but its directory could not be synced: {e}"),
+            ),
+            FileError::Aborted => failure(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down".into()),
+            FileError::Unavailable(reason) => WriteError::refused(&reason),
+        }
+    }
 }
 
-fn write_synced(path: &Path, render: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-    render(&mut file)?;
-    file.sync_all()
+/// What an I/O error on the store means, and the status of a write it stops.
+pub(super) fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
+        ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
+        }
+        ErrorKind::NotFound | ErrorKind::NotADirectory => {
+            (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
+    }
 }
 
 #[cfg(test)]
@@ -296,7 +334,7 @@ mod tests {
 
     /// A writable store (its lock held) at `path`.
     fn open(path: &Path) -> FileStore {
-        let lock = super::super::lock::try_lock(path).expect("the store's lock");
+        let lock = super::lock::try_lock(path).expect("the store's lock");
         FileStore::open(path, Access::Writable(lock), MAX).unwrap()
     }
 
@@ -305,7 +343,7 @@ mod tests {
     impl FileStore {
         /// Every student, as one REST page.
         fn list(&self) -> Vec<u8> {
-            self.with_students(|s| json::page(&s.iter().collect::<Vec<_>>(), None))
+            self.with_students(|s| views::page(&s.iter().collect::<Vec<_>>(), None))
         }
     }
 
@@ -420,15 +458,15 @@ mod tests {
             store.apply(Change::Create { name: "élodie".into(), age: 9 }).await.unwrap();
             assert!(matches!(
                 store.apply(Change::Create { name: "alice".into(), age: 1 }).await,
-                Err(WriteError::Exists)
+                Err(FileError::Exists)
             ));
             store.apply(Change::Update { name: "alice".into(), age: 150 }).await.unwrap();
             assert!(matches!(
                 store.apply(Change::Update { name: "zed".into(), age: 1 }).await,
-                Err(WriteError::Missing)
+                Err(FileError::Missing)
             ));
             store.apply(Change::Delete { name: "bob".into() }).await.unwrap();
-            assert!(matches!(store.apply(Change::Delete { name: "bob".into() }).await, Err(WriteError::Missing)));
+            assert!(matches!(store.apply(Change::Delete { name: "bob".into() }).await, Err(FileError::Missing)));
         });
         assert_eq!(names(&store), ["alice", "élodie"]);
         let content = fs::read_to_string(&path).unwrap();
@@ -463,7 +501,7 @@ mod tests {
             results
         });
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 21);
-        assert_eq!(results.iter().filter(|r| matches!(r, Err(WriteError::Exists))).count(), 40);
+        assert_eq!(results.iter().filter(|r| matches!(r, Err(FileError::Exists))).count(), 40);
         let on_disk = FileStore::open(&path, Access::ReadOnly, MAX).unwrap();
         assert_eq!(on_disk.len(), 21);
         assert!(on_disk.with_students(|s| s.get("bob").is_none()));
@@ -489,7 +527,7 @@ mod tests {
             let store = Arc::new(FileStore::open(&path, access, MAX).unwrap());
             assert_eq!(store.unready_reason().is_none(), ready);
             let result = runtime().block_on(store.apply(Change::Delete { name: "a".into() }));
-            assert!(matches!(result, Err(WriteError::Unavailable(_))), "{result:?}");
+            assert!(matches!(result, Err(FileError::Unavailable(_))), "{result:?}");
             assert_eq!(names(&store), ["a"]);
         }
         assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"a": "1"}"#);
@@ -499,13 +537,13 @@ mod tests {
     fn a_failed_write_changes_nothing() {
         let dir = temp_dir();
         // A missing directory: the service starts from the sample, and writes fail.
-        let elsewhere = super::super::lock::try_lock(&dir.path().join("elsewhere")).unwrap();
+        let elsewhere = super::lock::try_lock(&dir.path().join("elsewhere")).unwrap();
         let store = Arc::new(
             FileStore::open(&dir.path().join("missing/student_age.json"), Access::Writable(elsewhere), MAX).unwrap(),
         );
         let before = store.legacy_list();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
-        assert!(matches!(&result, Err(WriteError::Io(e)) if e.kind() == ErrorKind::NotFound), "{result:?}");
+        assert!(matches!(&result, Err(FileError::Io(e)) if e.kind() == ErrorKind::NotFound), "{result:?}");
         assert_eq!(store.legacy_list(), before);
 
         // The temporary file cannot be created (a directory is in the way), even as root.
@@ -513,7 +551,7 @@ mod tests {
         let store = Arc::new(open(&path));
         fs::create_dir(dir.path().join(".student_age.json.tmp")).unwrap();
         let result = runtime().block_on(store.apply(Change::Create { name: "carol".into(), age: 7 }));
-        assert!(matches!(result, Err(WriteError::Io(_))), "{result:?}");
+        assert!(matches!(result, Err(FileError::Io(_))), "{result:?}");
         assert_eq!(names(&store), ["a"]);
         assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"student_ages": {"a": "1"}}"#);
     }
@@ -528,8 +566,31 @@ mod tests {
         fs::create_dir(&path).unwrap();
         fs::write(path.join("keep"), "x").unwrap();
         let result = runtime().block_on(store.apply(Change::Create { name: "b".into(), age: 2 }));
-        assert!(matches!(result, Err(WriteError::Io(_))), "{result:?}");
+        assert!(matches!(result, Err(FileError::Io(_))), "{result:?}");
         assert_eq!(names(&store), ["a"]);
         assert!(!dir.path().join(".student_age.json.tmp").exists());
+    }
+
+    /// The status and message a handler answers for an I/O error of the file.
+    fn status_of(kind: ErrorKind) -> (u16, String) {
+        match WriteError::from(FileError::Io(Arc::new(io::Error::from(kind)))) {
+            WriteError::Failed(failure) => (failure.status.as_u16(), failure.message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn store_failures_map_to_clear_5xx_answers() {
+        let (status, message) = status_of(ErrorKind::ReadOnlyFilesystem);
+        assert_eq!(status, 503);
+        assert!(message.starts_with("student store is read-only: "), "{message}");
+        assert!(message.contains("nothing was changed"));
+        assert_eq!(status_of(ErrorKind::PermissionDenied).0, 503);
+        assert_eq!(status_of(ErrorKind::StorageFull).0, 507);
+        assert_eq!(status_of(ErrorKind::QuotaExceeded).0, 507);
+        assert_eq!(status_of(ErrorKind::NotFound).0, 503);
+        assert_eq!(status_of(ErrorKind::Other).0, 500);
+        assert!(matches!(WriteError::from(FileError::Exists), WriteError::Exists));
+        assert!(matches!(WriteError::from(FileError::Missing), WriteError::Missing));
     }
 }

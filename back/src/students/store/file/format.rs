@@ -1,10 +1,7 @@
-//! The JSON views of the students, and the store file read into the model.
-//!
-//! - The file: the original flat `student_age.json`, written byte for byte as Python's
-//!   `json.dump(data, f, indent=4, ensure_ascii=False)` wrote it (no final newline); read flat, or
-//!   wrapped in `{"student_ages": {...}}` as earlier releases of this back wrote it.
-//! - The legacy answers, spaced like the Flask original: `{"student_ages": {"alice": "12"}}`.
-//! - The REST representation: `{"name":"alice","age":12}`, and pages of them.
+//! The legacy file format, `student_age.json`: the original flat object, written byte for byte as
+//! Python's `json.dump(data, f, indent=4, ensure_ascii=False)` wrote it (no final newline); read
+//! flat, or wrapped in `{"student_ages": {...}}` as earlier releases of this back wrote it, straight
+//! into the model. `back students import` and `export` read and write it too.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,69 +10,9 @@ use std::io::{self, Write};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::model::{needs_escape, AddError, Age, AgeForm, StudentRef, Students};
-use super::validate;
-
-/// Appends `text` as a JSON string, UTF-8 kept (as serde_json and Python with
-/// `ensure_ascii=False` write it).
-fn push_string(out: &mut Vec<u8>, text: &str) {
-    push_known(out, text, !needs_escape(text));
-}
-
-/// Like `push_string`, for a text already known to need no escaping (`plain`) or to need some.
-fn push_known(out: &mut Vec<u8>, text: &str, plain: bool) {
-    if !plain {
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, text);
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    }
-}
-
-/// `"alice": "12"`: one student as the file and the legacy routes show it, the age as stored.
-fn push_pair(out: &mut Vec<u8>, student: &StudentRef) {
-    push_known(out, student.name, student.plain);
-    out.extend_from_slice(b": ");
-    let mut digits = itoa::Buffer::new();
-    match student.form {
-        AgeForm::Text => {
-            out.push(b'"');
-            out.extend_from_slice(digits.format(student.age).as_bytes());
-            out.push(b'"');
-        }
-        AgeForm::Integer => out.extend_from_slice(digits.format(student.age).as_bytes()),
-        AgeForm::Odd(_) => {
-            out.push(b'"');
-            out.extend_from_slice(student.odd.as_bytes());
-            out.push(b'"');
-        }
-    }
-}
-
-/// `{"alice": "12"}`: the legacy answer for one student.
-pub(crate) fn legacy_one(student: &StudentRef) -> Vec<u8> {
-    let mut out = Vec::with_capacity(student.name.len() + 16);
-    out.push(b'{');
-    push_pair(&mut out, student);
-    out.push(b'}');
-    out
-}
-
-/// `{"student_ages": {"alice": "12", "bob": "13"}}`, whole, as the old clients expect.
-pub(crate) fn legacy_list<'a>(students: impl Iterator<Item = StudentRef<'a>>, size_hint: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size_hint);
-    out.extend_from_slice(b"{\"student_ages\": {");
-    for (i, student) in students.enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
-        }
-        push_pair(&mut out, &student);
-    }
-    out.extend_from_slice(b"}}");
-    out
-}
+use super::model::{AddError, Age, Students};
+use super::views::{push_pair, AgeForm, StudentRef};
+use crate::students::validate;
 
 /// Writes the store file: the original flat format, indented by 4, as `json.dump` did, in
 /// chunks of `CHUNK` bytes written straight to `out` (the file: no second buffer).
@@ -94,44 +31,6 @@ pub(crate) fn write_file<'a>(out: &mut impl Write, students: impl Iterator<Item 
     }
     chunk.extend_from_slice(if empty { b"{}" } else { b"\n}" });
     out.write_all(&chunk)
-}
-
-/// `{"name":"alice","age":12}`: the REST representation (name first).
-pub(crate) fn student(name: &str, age: u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 24);
-    push_student(&mut out, name, age);
-    out
-}
-
-fn push_student(out: &mut Vec<u8>, name: &str, age: u8) {
-    out.extend_from_slice(b"{\"name\":");
-    push_string(out, name);
-    out.extend_from_slice(b",\"age\":");
-    out.extend_from_slice(itoa::Buffer::new().format(age).as_bytes());
-    out.push(b'}');
-}
-
-/// `{"students":[...],"next_cursor":"42"}` (`null` on the last page).
-pub(crate) fn page(students: &[StudentRef], next_cursor: Option<u32>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(students.iter().map(|s| s.name.len() + 24).sum::<usize>() + 48);
-    out.extend_from_slice(b"{\"students\":[");
-    for (i, student) in students.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_student(&mut out, student.name, student.age);
-    }
-    out.extend_from_slice(b"],\"next_cursor\":");
-    match next_cursor {
-        Some(cursor) => {
-            out.push(b'"');
-            out.extend_from_slice(itoa::Buffer::new().format(cursor).as_bytes());
-            out.push(b'"');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    out.push(b'}');
-    out
 }
 
 /// Reads a store file: the original flat object, or the wrapped one of earlier releases. Ages may
@@ -348,7 +247,7 @@ mod tests {
 
     fn names_and_pairs(content: &str) -> Result<String, String> {
         let students = parse(content.as_bytes())?;
-        Ok(String::from_utf8(legacy_list(students.iter(), 0)).unwrap())
+        Ok(String::from_utf8(crate::students::store::views::legacy_list(students.iter(), 0)).unwrap())
     }
 
     #[test]
@@ -380,18 +279,5 @@ mod tests {
         let mut out = Vec::new();
         write_file(&mut out, Students::default().iter()).unwrap();
         assert_eq!(out, b"{}");
-    }
-
-    #[test]
-    fn rest_views() {
-        assert_eq!(student("é\"", 7), r#"{"name":"é\"","age":7}"#.as_bytes());
-        let students = parse(br#"{"a": "1", "b": 2}"#).unwrap();
-        let all: Vec<_> = students.iter().collect();
-        assert_eq!(
-            page(&all, Some(5)),
-            br#"{"students":[{"name":"a","age":1},{"name":"b","age":2}],"next_cursor":"5"}"#
-        );
-        assert_eq!(page(&[], None), br#"{"students":[],"next_cursor":null}"#);
-        assert_eq!(legacy_one(&all[1]), br#"{"b": 2}"#);
     }
 }

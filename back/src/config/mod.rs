@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client_ip::TrustedProxies;
-use crate::students::postgres::url::{self as database_url, Target};
+pub(crate) mod database_url;
+
+use database_url::Target;
 
 /// The whole configuration of the back.
 #[derive(Debug, Clone)]
@@ -100,6 +102,12 @@ impl fmt::Debug for Credentials {
 pub(crate) struct ConfigError {
     pub(crate) variable: &'static str,
     pub(crate) message: String,
+}
+
+impl From<ConfigError> for crate::error::StartupError {
+    fn from(error: ConfigError) -> Self {
+        crate::error::StartupError(error.to_string())
+    }
 }
 
 impl fmt::Display for ConfigError {

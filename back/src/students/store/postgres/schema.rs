@@ -27,7 +27,7 @@
 
 use tokio_postgres::Client;
 
-use super::chain;
+use crate::error::chain;
 
 /// The schema version this back writes and reads.
 pub(crate) const VERSION: i32 = 2;

@@ -131,7 +131,7 @@ pub(crate) fn parse(url: &str, ca_file: Option<&Path>) -> Result<Target, Problem
     }
     let rest = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
     // tokio-postgres's messages name the option, never the URL (nor its password).
-    let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| Problem::Url(super::chain(&e)))?;
+    let mut pg = tokio_postgres::Config::from_str(&rest).map_err(|e| Problem::Url(crate::error::chain(&e)))?;
     if pg.get_hosts().is_empty() {
         return Err(Problem::Url("the URL names no host".into()));
     }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 use tokio::sync::{watch, Notify};
 
-use super::url::Target;
-use crate::students::store::Failure;
+use super::Failure;
+use crate::config::database_url::Target;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -219,7 +219,7 @@ mod tests {
     use std::sync::Arc;
 
     fn health() -> Arc<Health> {
-        let target = super::super::url::parse("postgres://app@127.0.0.1:1/x?sslmode=disable", None).unwrap();
+        let target = crate::config::database_url::parse("postgres://app@127.0.0.1:1/x?sslmode=disable", None).unwrap();
         Arc::new(Health::new(target, Duration::from_millis(200)))
     }
 

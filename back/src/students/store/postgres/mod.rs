@@ -29,9 +29,7 @@ mod health;
 pub(crate) mod schema;
 mod tls;
 pub(crate) mod transfer;
-pub(crate) mod url;
 
-use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,11 +41,10 @@ use hyper::StatusCode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use super::file_store::READ_ONLY_BY_CONFIGURATION;
-use super::json;
-use super::model::{needs_escape, AgeForm, Change, StudentRef};
-use super::store::{Failure, WriteError};
+use super::views::{self, needs_escape, AgeForm, StudentRef};
+use super::{Change, Failure, WriteError, READ_ONLY_BY_CONFIGURATION};
 use crate::config::DatabaseConfig;
+use crate::error::chain;
 use health::Health;
 
 /// The list, and each row's hash of its version (the key of the cache: `Rendered`).
@@ -204,19 +201,19 @@ impl PgStore {
         self.list_misses.fetch_add(1, Ordering::Relaxed);
         let key = (rows.len() as i64, rows.iter().fold(0, |xor, row| xor ^ row.get::<_, i64>(3)));
         let hint = rows.len() * 24 + 32;
-        let body = Bytes::from(json::legacy_list(rows.iter().map(legacy_ref), hint));
+        let body = Bytes::from(views::legacy_list(rows.iter().map(legacy_ref), hint));
         *self.list.lock().unwrap_or_else(|e| e.into_inner()) = Some(Rendered { key, body: body.clone() });
         Ok(body)
     }
 
     pub(crate) async fn legacy_one(&self, name: &str) -> Result<Option<Vec<u8>>, Failure> {
         let rows = self.query(LEGACY_ONE, &[&name]).await.map_err(|e| e.read())?;
-        Ok(rows.first().map(|row| json::legacy_one(&legacy_ref(row))))
+        Ok(rows.first().map(|row| views::legacy_one(&legacy_ref(row))))
     }
 
     pub(crate) async fn student(&self, name: &str) -> Result<Option<Vec<u8>>, Failure> {
         let rows = self.query(ONE, &[&name]).await.map_err(|e| e.read())?;
-        Ok(rows.first().map(|row| json::student(name, age_of(row, 0))))
+        Ok(rows.first().map(|row| views::student(name, age_of(row, 0))))
     }
 
     pub(crate) async fn page(&self, cursor: u32, limit: usize) -> Result<(Vec<u8>, Option<u32>), Failure> {
@@ -229,12 +226,12 @@ impl PgStore {
         })?;
         let page: Vec<StudentRef> =
             rows.iter().take(limit).map(|row| student_ref(row.get(1), age_of(row, 2), None)).collect();
-        Ok((json::page(&page, next), next))
+        Ok((views::page(&page, next), next))
     }
 
     pub(crate) async fn apply(&self, change: Change) -> Result<(), WriteError> {
         if self.read_only {
-            return Err(WriteError::Unavailable(Arc::from(READ_ONLY_BY_CONFIGURATION)));
+            return Err(WriteError::refused(READ_ONLY_BY_CONFIGURATION));
         }
         let done = match &change {
             Change::Create { name, age } => return self.create(name, *age).await,
@@ -439,17 +436,6 @@ impl DbError {
     }
 }
 
-/// An error and its causes, on one line (tokio-postgres's Display shows only the first).
-pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 fn pool_error(error: &PoolError) -> String {
     match error {
         PoolError::Backend(e) => chain(e),
@@ -499,7 +485,7 @@ mod tests {
 
     #[test]
     fn legacy_ages_round_trip() {
-        let students = super::super::json::parse(br#"{"a": "13", "b": 13, "c": "012", "d\"": "7"}"#).unwrap();
+        let students = super::super::file::format::parse(br#"{"a": "13", "b": 13, "c": "012", "d\"": "7"}"#).unwrap();
         let rows: Vec<(String, u8, Option<String>)> =
             students.iter().map(|s| (s.name.to_owned(), s.age, legacy_age(&s))).collect();
         assert_eq!(
@@ -514,7 +500,7 @@ mod tests {
         let back: Vec<StudentRef> = rows.iter().map(|(n, a, l)| student_ref(n, *a, l.as_deref())).collect();
         assert_eq!(back, students.iter().collect::<Vec<_>>());
         let mut file = Vec::new();
-        json::write_file(&mut file, back.into_iter()).unwrap();
+        super::super::file::format::write_file(&mut file, back.into_iter()).unwrap();
         assert_eq!(file, b"{\n    \"a\": \"13\",\n    \"b\": 13,\n    \"c\": \"012\",\n    \"d\\\"\": \"7\"\n}");
     }
 
@@ -528,7 +514,9 @@ mod tests {
 
     #[test]
     fn session_settings() {
-        let target = url::parse("postgres://app@db/x?options=-c%20search_path%3Dstudents", None).unwrap();
+        let target =
+            crate::config::database_url::parse("postgres://app@db/x?options=-c%20search_path%3Dstudents", None)
+                .unwrap();
         let database = DatabaseConfig {
             target,
             pool_size: 4,

@@ -26,7 +26,7 @@ pub(crate) enum NotLocked {
 
 /// `<dir>/.<file name>.lock`, next to the store file.
 pub(crate) fn lock_path(store: &Path) -> PathBuf {
-    store.with_file_name(super::file_store::hidden_sibling_name(store, ".lock"))
+    store.with_file_name(super::durable::hidden_sibling_name(store, ".lock"))
 }
 
 /// Takes the lock at once, or says why not.

@@ -1,7 +1,6 @@
 //! One function per route and method, once the request is authenticated and routed.
 
 use std::error::Error as StdError;
-use std::io::ErrorKind;
 
 use hyper::body::Body as HttpBody;
 use hyper::header::{HeaderValue, LINK, LOCATION, RETRY_AFTER};
@@ -9,11 +8,10 @@ use hyper::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use super::body::{self, Rejection};
-use super::json;
 use super::percent;
-use super::store::{Change, Failure, Store, WriteError};
-use super::validate;
 use crate::http::{self, Response};
+use crate::students::store::{views, Change, Failure, Store, WriteError};
+use crate::students::validate;
 
 /// The legacy 404 body, kept byte for byte.
 pub(crate) const LEGACY_NOT_FOUND: &str = "Not found";
@@ -79,7 +77,7 @@ where
     let location = format!("{prefix}/students/{}", percent::encode(&name));
     match store.apply(Change::Create { name: name.clone(), age }).await {
         Ok(()) => {
-            let mut response = http::json_bytes(StatusCode::CREATED, json::student(&name, age));
+            let mut response = http::json_bytes(StatusCode::CREATED, views::student(&name, age));
             // Percent-encoded, so always a valid header value.
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(LOCATION, value);
@@ -101,7 +99,7 @@ where
         Err(rejection) => return rejected(rejection),
     };
     match store.apply(Change::Update { name: name.to_owned(), age }).await {
-        Ok(()) => http::json_bytes(StatusCode::OK, json::student(name, age)),
+        Ok(()) => http::json_bytes(StatusCode::OK, views::student(name, age)),
         Err(e) => write_failed(e, name),
     }
 }
@@ -146,18 +144,6 @@ fn write_failed(error: WriteError, name: &str) -> Response {
             StatusCode::CONFLICT,
             &format!("student store is full: it holds at most {max} students (STUDENTS_MAX); nothing was changed"),
         ),
-        WriteError::Io(e) => {
-            let (status, problem) = io_problem(e.kind());
-            http::error(status, &format!("{problem}: {e}; nothing was changed"))
-        }
-        WriteError::NotDurable(e) => http::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("student store was written but its directory could not be synced: {e}"),
-        ),
-        WriteError::Aborted => http::error(StatusCode::SERVICE_UNAVAILABLE, "server is shutting down"),
-        WriteError::Unavailable(reason) => {
-            http::error(StatusCode::SERVICE_UNAVAILABLE, &format!("{reason}; nothing was changed"))
-        }
         WriteError::Failed(failure) => failed(failure),
     }
 }
@@ -223,65 +209,5 @@ mod paging {
                 assert_eq!(parse(Some(bad)), Err(CURSOR_RULE), "{bad}");
             }
         }
-    }
-}
-
-/// What an I/O error on the store means, and the status of a write it stops.
-pub(crate) fn io_problem(kind: ErrorKind) -> (StatusCode, &'static str) {
-    match kind {
-        ErrorKind::ReadOnlyFilesystem => (StatusCode::SERVICE_UNAVAILABLE, "student store is read-only"),
-        ErrorKind::PermissionDenied => (StatusCode::SERVICE_UNAVAILABLE, "student store is not writable"),
-        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
-            (StatusCode::INSUFFICIENT_STORAGE, "student store is full")
-        }
-        ErrorKind::NotFound | ErrorKind::NotADirectory => {
-            (StatusCode::SERVICE_UNAVAILABLE, "student store directory is missing")
-        }
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "student store cannot be written"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io;
-    use std::sync::Arc;
-
-    use bytes::Bytes;
-    use http_body_util::Full;
-
-    fn status_of(kind: ErrorKind) -> (u16, String) {
-        let response = write_failed(WriteError::Io(Arc::new(io::Error::from(kind))), "x");
-        let status = response.status().as_u16();
-        let body = response.into_body();
-        let bytes = body_text(body);
-        (status, bytes)
-    }
-
-    /// The bytes of a `Full` body, without a runtime.
-    fn body_text(body: Full<Bytes>) -> String {
-        use hyper::body::Body as _;
-        let mut body = std::pin::pin!(body);
-        let waker = std::task::Waker::noop();
-        let mut context = std::task::Context::from_waker(waker);
-        match body.as_mut().poll_frame(&mut context) {
-            std::task::Poll::Ready(Some(Ok(frame))) => String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap(),
-            _ => String::new(),
-        }
-    }
-
-    #[test]
-    fn store_failures_map_to_clear_5xx_answers() {
-        let (status, body) = status_of(ErrorKind::ReadOnlyFilesystem);
-        assert_eq!(status, 503);
-        assert!(body.starts_with(r#"{"error":"student store is read-only: "#), "{body}");
-        assert!(body.contains("nothing was changed"));
-        assert_eq!(status_of(ErrorKind::PermissionDenied).0, 503);
-        assert_eq!(status_of(ErrorKind::StorageFull).0, 507);
-        assert_eq!(status_of(ErrorKind::QuotaExceeded).0, 507);
-        assert_eq!(status_of(ErrorKind::NotFound).0, 503);
-        assert_eq!(status_of(ErrorKind::Other).0, 500);
-        assert_eq!(write_failed(WriteError::Exists, "a").status(), StatusCode::CONFLICT);
-        assert_eq!(write_failed(WriteError::Missing, "a").status(), StatusCode::NOT_FOUND);
     }
 }

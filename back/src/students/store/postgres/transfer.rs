@@ -17,9 +17,10 @@ use std::path::Path;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use super::{chain, legacy_age, schema, session_config, student_ref, tls};
+use super::{legacy_age, schema, session_config, student_ref, tls};
 use crate::config::DatabaseConfig;
-use crate::students::json;
+use crate::error::chain;
+use crate::students::store::file::format as json;
 
 /// Runs `import`; the line to print.
 pub(crate) fn import(database: &DatabaseConfig, file: &Path, replace: bool) -> Result<String, String> {

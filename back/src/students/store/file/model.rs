@@ -10,7 +10,7 @@
 //! - Each slot has a sequence number, increasing in file order, never reused while the process
 //!   runs: the REST list's cursor, stable across creates and deletes.
 //!
-//! The model is changed only by the durable writer (`store.rs`), after the file is committed;
+//! The model is changed only by the durable writer (`mod.rs`), after the file is committed;
 //! `Plan` is a batch of changes checked against the model without changing it.
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,17 +19,8 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
-/// How an age is written in the file and shown by the legacy routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AgeForm {
-    /// `"12"`: the original format, and every age written through the API.
-    Text,
-    /// `12`: a JSON integer, from a hand-edited file (Flask kept it an integer).
-    Integer,
-    /// A string that is not the plain decimal form, such as `"012"`: its digits follow the name in
-    /// the arena (1 to 3 of them).
-    Odd(u8),
-}
+use super::views::{needs_escape, AgeForm, StudentRef};
+use super::Change;
 
 /// A student's age: its value, and how the file wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +52,6 @@ struct Slot {
 const DEAD: u8 = 0;
 const ESCAPED: u8 = 0x80;
 
-/// True when `name` must be escaped in a JSON string (a `"` or `\`; control characters are refused
-/// by the name rule, but are checked too).
-pub(crate) fn needs_escape(name: &str) -> bool {
-    name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
-}
-
 impl Slot {
     fn is_live(&self) -> bool {
         self.form & !ESCAPED != DEAD
@@ -87,18 +72,6 @@ fn form_code(form: AgeForm) -> u8 {
         AgeForm::Integer => 2,
         AgeForm::Odd(n) => 3 + n,
     }
-}
-
-/// A student as the views see it, borrowed from the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StudentRef<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) age: u8,
-    pub(crate) form: AgeForm,
-    /// The digits of an `Odd` age ("012"); empty otherwise.
-    pub(crate) odd: &'a str,
-    /// The name needs no JSON escaping.
-    pub(crate) plain: bool,
 }
 
 /// Why a name could not be added.
@@ -321,14 +294,6 @@ impl Students {
         });
         existing.chain(created)
     }
-}
-
-/// A change asked for by a write request.
-#[derive(Debug, Clone)]
-pub(crate) enum Change {
-    Create { name: String, age: u8 },
-    Update { name: String, age: u8 },
-    Delete { name: String },
 }
 
 /// Why a change was refused (nothing of it is in the plan).
