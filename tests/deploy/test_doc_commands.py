@@ -471,9 +471,21 @@ def reinstalls(docs: list[Path]) -> list[str]:
     return problems
 
 
+def unwaited_installs(doc: Path) -> list[str]:
+    """An install that mounts Secrets made by hand (an external database's URL) carries --wait:
+    without it, a missing Secret leaves the back in ContainerCreating while the install exits 0."""
+    problems = []
+    for command in doc_commands(doc):
+        text = " ".join(command.argv)
+        if re.match(r"helm (install|upgrade --install) ", text) and "students.database.existingSecret=" in text \
+                and not re.search(r"(^| )--wait( |=|$)", text):
+            problems.append(f"{command}: mounts a Secret made by hand: add --wait, or a missing one goes unnoticed")
+    return problems
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_prerequisites_come_before_their_first_use(doc):
-    problems = missing_prerequisites(doc) + unmade_files(doc)
+    problems = missing_prerequisites(doc) + unmade_files(doc) + unwaited_installs(doc)
     assert not problems, "\n".join(problems)
 
 
@@ -492,8 +504,10 @@ def test_the_checker_catches_what_a_new_user_hit(tmp_path):
         "kubectl apply -k argocd/\n"
         "kubectl create configmap racontemoi-database-ca --from-file=ca.crt=global-bundle.pem\n"
         "helm install racontemoi helm/racontemoi -n racontemoi --set students.database.cloudnativepg.enabled=true\n"
+        "helm upgrade --install racontemoi helm/racontemoi --set students.database.existingSecret=db\n"
         "```\n")
-    problems = "\n".join(missing_prerequisites(doc) + unmade_files(doc) + reinstalls([doc]))
+    problems = "\n".join(missing_prerequisites(doc) + unmade_files(doc) + reinstalls([doc]) + unwaited_installs(doc))
+    assert "add --wait" in problems, problems
     assert "needs Argo CD" in problems, problems
     assert "needs the CloudNativePG operator" in problems, problems
     assert "reads global-bundle.pem, which no step before it makes" in problems, problems
