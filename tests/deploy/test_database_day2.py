@@ -240,6 +240,11 @@ def test_a_pdb_never_blocks_a_drain(sets, expected):
     assert {k: v for k, v in pdb.items() if k != "selector"} == expected
 
 
+def test_the_fronts_pdb_never_blocks_a_drain_either():
+    pdb = find(docs_of("front.replicaCount=1", "front.pdb.enabled=true"), "PodDisruptionBudget", "racontemoi-front")
+    assert pdb["spec"]["maxUnavailable"] == 1 and "minAvailable" not in pdb["spec"]
+
+
 def test_the_clusters_pdbs_can_be_turned_off():
     spec = find(docs_of("students.database.cloudnativepg.instances=1", "students.database.cloudnativepg.enablePDB=false"),
                 "Cluster")["spec"]
