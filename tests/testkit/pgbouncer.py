@@ -3,8 +3,8 @@ as CloudNativePG's Pooler puts one between the back and the primary: started on 
 127.0.0.1 in a directory of the caller's, with the server's role and password in its auth_file
 (SCRAM towards both sides), TLS towards the clients when given a certificate (testkit.postgres's
 make_tls), and a pool_mode (session or transaction). PgBouncer refuses to run as root: under root
-it runs as the `postgres` system user, as the server does. Stopped by PID (SIGINT: PgBouncer's
-immediate shutdown)."""
+its process drops to the `postgres` system user, as the server runs. Stopped by its own PID
+(SIGINT: PgBouncer's immediate shutdown)."""
 
 from __future__ import annotations
 
@@ -95,14 +95,16 @@ def start(dir: Path, server: RunningPostgres, pool_mode: str = "session", tls: T
     ini = dir / "pgbouncer.ini"
     settings_text = "".join(f"{key} = {value}\n" for key, value in conf.items())
     ini.write_text(f"[databases]\n* = host=127.0.0.1 port={server.port}\n\n[pgbouncer]\n{settings_text}")
-    command = [binary(), str(ini)]
+    # Under root, the process itself drops to the postgres user (no runuser in between: the PID
+    # the caller stops is PgBouncer's own).
+    drop = {}
     if os.geteuid() == 0:
         account = pwd.getpwnam(SYSTEM_USER)
         for path in [dir, *dir.iterdir(), *([tls.cert.parent, tls.cert, tls.key, tls.ca] if tls else [])]:
             os.chown(path, account.pw_uid, account.pw_gid)
-        command = ["runuser", "-u", SYSTEM_USER, "--", *command]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        drop = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    process = subprocess.Popen([binary(), str(ini)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=dir, **drop)
     deadline = time.monotonic() + timeout
     while True:
         try:
