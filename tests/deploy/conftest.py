@@ -31,7 +31,8 @@ NAMESPACE = "racontemoi"
 CRDS = ROOT.parent / "shared" / "crds"
 
 # The chart renders of the database modes (students.database), beside "argocd" (prod runs one).
-DATABASE_RENDERS = ["database-external", "database-cloudnativepg", "knative-database"]
+DATABASE_RENDERS = ["database-external", "database-cloudnativepg", "knative-database", "database-day2",
+                    "database-restore"]
 
 # API groups of the built-in kinds (kubernetes-validate knows them); any other dotted group is a
 # custom resource, validated against its CRD instead (test_crds.py).
@@ -136,6 +137,9 @@ def renders(argocd_values_file, argocd_values_files, tmp_path_factory) -> dict[s
         "database-external": (VALUES / "database-external.yaml",),
         "database-cloudnativepg": (VALUES / "database-cloudnativepg.yaml",),
         "knative-database": (VALUES / "knative-database.yaml",),
+        # CloudNativePG on day 2 (pooler, backups, monitoring), and a restore.
+        "database-day2": (VALUES / "database-day2.yaml",),
+        "database-restore": (VALUES / "database-restore.yaml",),
     }
     paths = {}
     for name, files in scenarios.items():

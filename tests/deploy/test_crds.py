@@ -141,7 +141,11 @@ def test_every_custom_object_matches_its_crd(sources, schemas):
     assert not problems, "\n".join(problems)
     # The suite's renders do produce the custom kinds of every mode.
     assert {("monitoring.coreos.com/v1", "ServiceMonitor"), ("serving.knative.dev/v1", "Service"),
-            ("gateway.networking.k8s.io/v1", "HTTPRoute"), ("postgresql.cnpg.io/v1", "Cluster")} <= checked, checked
+            ("gateway.networking.k8s.io/v1", "HTTPRoute"), ("postgresql.cnpg.io/v1", "Cluster"),
+            # The database on day 2 (database-day2, database-restore).
+            ("postgresql.cnpg.io/v1", "Pooler"), ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+            ("barmancloud.cnpg.io/v1", "ObjectStore"), ("monitoring.coreos.com/v1", "PodMonitor"),
+            ("monitoring.coreos.com/v1", "PrometheusRule")} <= checked, checked
     assert any(api.startswith("argoproj.io/") for api, _ in checked), checked
 
 
@@ -191,3 +195,22 @@ def test_preserved_fields_stay_free(schemas):
                     "source": {"repoURL": "https://g/r.git", "path": "p",
                                "helm": {"valuesObject": {"anything": {"goes": [1, "two"]}}}}}}
     assert not errors(app, schemas)
+
+
+def test_the_custom_objects_the_docs_show_match_their_crds(schemas):
+    """The YAML examples of docs/deploy.md (an on-demand Backup, ...) that are custom objects."""
+    import re
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    docs = [d for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) for d in load_docs(block)]
+    custom = [d for d in docs if is_custom(d)]
+    assert ("postgresql.cnpg.io/v1", "Backup") in {(d["apiVersion"], d["kind"]) for d in custom}
+    problems = [f"{d['kind']}/{d['metadata']['name']}: {e}" for d in custom for e in errors(d, schemas)]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_misspelt_database_field_is_caught(rendered, schemas):
+    for kind in ("Pooler", "ScheduledBackup", "ObjectStore", "PodMonitor", "PrometheusRule"):
+        doc = copy.deepcopy(next(d for d in rendered["database-day2"] if d["kind"] == kind))
+        assert not errors(doc, schemas), kind
+        doc["spec"]["schedul"] = "x"
+        assert any("schedul" in e for e in errors(doc, schemas)), kind

@@ -111,7 +111,8 @@ def test_cloudnativepg_values_reach_the_cluster(rendered):
     spec = find(rendered["database-cloudnativepg"], "Cluster", CLUSTER)["spec"]
     assert spec["storage"] == {"size": "5Gi", "storageClass": "standard"}
     assert spec["postgresql"] == {"parameters": {"max_connections": "200"}}
-    assert "imageName" not in spec
+    # The chart's pinned image (an operator upgrade never rolls the database by itself).
+    assert spec["imageName"].startswith("ghcr.io/cloudnative-pg/postgresql:")
     image = load_docs(helm_template(extra=("--set", "students.database.cloudnativepg.enabled=true", "--set",
                                            "students.database.cloudnativepg.imageName=ghcr.io/cloudnative-pg/postgresql:17")).stdout)
     assert find(image, "Cluster", CLUSTER)["spec"]["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17"
@@ -147,12 +148,14 @@ def test_network_policies_with_cloudnativepg(scenario, rendered):
     pods = _policy(docs, CLUSTER)
     assert pods["podSelector"] == {"matchLabels": {"cnpg.io/cluster": CLUSTER}}
     assert pods["policyTypes"] == ["Ingress"], "the instance manager reaches the Kubernetes API: egress stays open"
-    clients, operator, *extra = pods["ingress"]
+    clients, peers, operator, *extra = pods["ingress"]
     assert [p["podSelector"]["matchLabels"] for p in clients["from"]] == [
         {"app.kubernetes.io/name": "racontemoi", "app.kubernetes.io/instance": "racontemoi",
-         "app.kubernetes.io/component": "back"},
-        {"cnpg.io/cluster": CLUSTER}]
+         "app.kubernetes.io/component": "back"}]
     assert clients["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    # Each other: replication on 5432, the instance manager's API on 8000 (test_database_day2.py).
+    assert [p["podSelector"]["matchLabels"] for p in peers["from"]] == [{"cnpg.io/cluster": CLUSTER}]
+    assert {p["port"] for p in peers["ports"]} == {5432, 8000}
     (peer,) = operator["from"]
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "cnpg-system"}
     assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "cloudnative-pg"}

@@ -210,6 +210,8 @@ def check_helm(command: Command, schema: dict) -> None:
         chart_path = CHART  # the published chart is this one, its images pinned by digest
     elif PLACEHOLDER.search(chart):
         return
+    elif re.fullmatch(r"[a-z0-9-]+/[a-z0-9-]+", chart) and chart.partition("/")[0] not in TOP_LEVEL:
+        return  # another project's chart from a `helm repo add` (the CloudNativePG operator's)
     else:
         chart_path = ROOT / chart
         if chart_path.resolve() != CHART.resolve():
@@ -348,7 +350,8 @@ def test_the_docs_show_the_commands_a_user_runs():
     texts = [" ".join(c.argv) for c in shown.values()]
     assert any(t.startswith("helm install racontemoi oci://") for t in texts), texts
     assert any(t.startswith("kubectl apply -k docs/examples/k8s-overlay") for t in texts), texts
-    assert sum(t.startswith("helm install racontemoi helm/racontemoi") for t in texts) >= 5
+    assert sum(t.startswith(("helm install racontemoi helm/racontemoi",
+                             "helm upgrade --install racontemoi helm/racontemoi")) for t in texts) >= 5
     assert any("students.persistence.enabled" in t for t in texts)
 
 
@@ -388,3 +391,133 @@ def test_the_overlay_example_replaces_both_images():
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [(d["kind"], d["metadata"]["name"]) for d in base]
     for image in overlay["images"]:
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", image["digest"])
+
+
+# A new user runs the README, then docs/deploy.md, then the chart's README, in that order (issue 27).
+FLOW = [ROOT / "README.md", ROOT / "docs" / "deploy.md", CHART / "README.md"]
+
+# (what needs it, a pattern a command must match to need it, a pattern of the text that names or
+# installs it before): the cluster-wide prerequisites of a step.
+PREREQUISITES = [
+    ("Argo CD", re.compile(r"^kubectl apply -k (\./)?argocd/?$"),
+     re.compile(r"argo-cd/stable/manifests/install\.yaml|needs Argo CD installed first|Argo CD itself comes first"
+                r"|Argo CD \(installed first")),
+    ("the CloudNativePG operator",
+     re.compile(r"^helm (install|upgrade --install) .*(cloudnativepg\.enabled=true|values-prod\.yaml"
+                r"|database-(cloudnativepg|day2|restore)\.yaml)"),
+     re.compile(r"releases/cnpg-\$\{CNPG_VERSION\}\.yaml|cnpg/cloudnative-pg|operator must be installed first")),
+    ("the Barman Cloud plugin", re.compile(r"^helm (install|upgrade --install) .*backups\.enabled=true"),
+     re.compile(r"[Ii]nstall the Barman Cloud plugin")),
+]
+
+
+def missing_prerequisites(doc: Path) -> list[str]:
+    """Each prerequisite named (installed, or said to be installed first) before the first command
+    that needs it, or on its line, in the same doc."""
+    lines = doc.read_text().split("\n")
+    problems = []
+    for what, needs, named in PREREQUISITES:
+        first = next((c for c in doc_commands(doc) if needs.search(" ".join(c.argv))), None)
+        if first is not None and not named.search("\n".join(lines[:first.line])):
+            problems.append(f"{first}: needs {what}, which nothing before it installs or names")
+    return problems
+
+
+def _written(argv: list[str]) -> set[str]:
+    """Files a command writes: `> FILE`, `-o FILE` (curl's -fsSLo too), `--output FILE`, `-out FILE`."""
+    out = set()
+    for flag, value in itertools.pairwise(argv):
+        if flag in (">", ">>", "--output", "-out") or re.fullmatch(r"-[a-zA-Z]*o", flag):
+            out.add(value)
+    return out
+
+
+def _read(argv: list[str]) -> set[str]:
+    """Local files a kubectl command reads: --from-file=[KEY=]FILE, -f FILE (not a URL, not the repo's)."""
+    if not argv or argv[0] != "kubectl":
+        return set()
+    found = set()
+    for flag, value in itertools.pairwise([*argv, ""]):
+        if flag.startswith("--from-file="):
+            found.add(flag.partition("=")[2].rpartition("=")[2])
+        elif flag in ("-f", "--filename") and value:
+            found.add(value)
+    return {f for f in found if "://" not in f and not PLACEHOLDER.search(f)
+            and f.partition("/")[0] not in TOP_LEVEL and f != "-"}
+
+
+def unmade_files(doc: Path) -> list[str]:
+    """A file a command reads must be made by an earlier command of the same doc."""
+    made, problems = set(), []
+    for command in doc_commands(doc):
+        for path in sorted(_read(command.argv) - made):
+            problems.append(f"{command}: reads {path}, which no step before it makes")
+        made |= _written(command.argv)
+    return problems
+
+
+def reinstalls(docs: list[Path]) -> list[str]:
+    """Along the reading flow, `helm install RELEASE helm/racontemoi` once: a later one fails with
+    `cannot reuse a name that is still in use` and must be `helm upgrade --install`."""
+    installed, problems = set(), []
+    for doc in docs:
+        for command in doc_commands(doc):
+            argv = command.argv
+            if argv[:2] == ["helm", "install"] and len(argv) > 3 and argv[3].rstrip("/") == "helm/racontemoi":
+                if argv[2] in installed:
+                    problems.append(f"{command}: the release {argv[2]} is installed already (an earlier step): "
+                                    "use helm upgrade --install")
+                installed.add(argv[2])
+    return problems
+
+
+def unwaited_installs(doc: Path) -> list[str]:
+    """An install that mounts Secrets made by hand (an external database's URL) carries --wait:
+    without it, a missing Secret leaves the back in ContainerCreating while the install exits 0."""
+    problems = []
+    for command in doc_commands(doc):
+        text = " ".join(command.argv)
+        if re.match(r"helm (install|upgrade --install) ", text) and "students.database.existingSecret=" in text \
+                and not re.search(r"(^| )--wait( |=|$)", text):
+            problems.append(f"{command}: mounts a Secret made by hand: add --wait, or a missing one goes unnoticed")
+    return problems
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_prerequisites_come_before_their_first_use(doc):
+    problems = missing_prerequisites(doc) + unmade_files(doc) + unwaited_installs(doc)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_reading_flow_installs_the_release_once():
+    problems = reinstalls(FLOW)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checker_catches_what_a_new_user_hit(tmp_path):
+    """The failures of issue 27's new-user run: Argo CD not installed first, the provider's CA bundle
+    that no step downloads, a second `helm install` of the same release."""
+    doc = tmp_path / "flow.md"
+    doc.write_text(
+        "```sh\n"
+        "helm install racontemoi helm/racontemoi -n racontemoi --set students.auth.existingSecret=c\n"
+        "kubectl apply -k argocd/\n"
+        "kubectl create configmap racontemoi-database-ca --from-file=ca.crt=global-bundle.pem\n"
+        "helm install racontemoi helm/racontemoi -n racontemoi --set students.database.cloudnativepg.enabled=true\n"
+        "helm upgrade --install racontemoi helm/racontemoi --set students.database.existingSecret=db\n"
+        "```\n")
+    problems = "\n".join(missing_prerequisites(doc) + unmade_files(doc) + reinstalls([doc]) + unwaited_installs(doc))
+    assert "add --wait" in problems, problems
+    assert "needs Argo CD" in problems, problems
+    assert "needs the CloudNativePG operator" in problems, problems
+    assert "reads global-bundle.pem, which no step before it makes" in problems, problems
+    assert "use helm upgrade --install" in problems, problems
+    fixed = tmp_path / "fixed.md"
+    fixed.write_text(
+        "```sh\n"
+        "kubectl apply -n argocd --server-side -f https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml\n"
+        "kubectl apply -k argocd/\n"
+        "curl -fsSLo global-bundle.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\n"
+        "kubectl create configmap racontemoi-database-ca --from-file=ca.crt=global-bundle.pem\n"
+        "```\n")
+    assert not missing_prerequisites(fixed) + unmade_files(fixed)

@@ -242,6 +242,8 @@ def test_notes_per_service_type():
         notes = out.split("NOTES:", 1)[1]
         assert expected in notes, service_type
         assert "student routes answer 503" in notes
+        # Without a load balancer, EXTERNAL-IP stays <pending>: the port-forward way is given too.
+        assert "kubectl port-forward" in notes or service_type == "NodePort", service_type
 
 
 @pytest.mark.parametrize("values, message", [

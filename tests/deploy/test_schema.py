@@ -60,6 +60,48 @@ BAD_VALUES = {
                                "at '/students/database/cloudnativepg/storage/size'"),
     "misspelt database key": ("students: {database: {existingSecrets: db}}",
                               "additional properties 'existingSecrets' not allowed"),
+    # The database on day 2 (issue 27).
+    "unknown pool mode": ("students: {database: {cloudnativepg: {enabled: true, pooler: {enabled: true, poolMode: statement}}}}",
+                          "at '/students/database/cloudnativepg/pooler/poolMode': value must be one of 'session', 'transaction'"),
+    "unknown data durability": (
+        ("students: {database: {cloudnativepg: {enabled: true, synchronous: {enabled: true, method: any, number: 1, "
+        "dataDurability: strict}}}}"),
+        "at '/students/database/cloudnativepg/synchronous/dataDurability': value must be one of 'required', 'preferred'"),
+    "no synchronous standby": (
+        ("students: {database: {cloudnativepg: {enabled: true, synchronous: {enabled: true, method: any, number: 0, "
+        "dataDurability: required}}}}"),
+        "at '/students/database/cloudnativepg/synchronous/number': minimum: got 0, want 1"),
+    "a five-field schedule": (("students: {database: {cloudnativepg: {enabled: true, backups: {enabled: true, "
+                              "method: volumeSnapshot, schedule: \"0 3 * * *\"}}}}"),
+                              "at '/students/database/cloudnativepg/backups/schedule'"),
+    "plugin backups without a destination": (
+        "students: {database: {cloudnativepg: {enabled: true, backups: {enabled: true, method: plugin}}}}",
+        "at '/students/database/cloudnativepg/backups/destinationPath': minLength: got 0, want 1"),
+    "a destination without keys": (
+        ("students: {database: {cloudnativepg: {enabled: true, backups: {enabled: true, method: plugin, "
+        "destinationPath: \"s3://b/p\"}}}}"),
+        "at '/students/database/cloudnativepg/backups/s3/secretName': minLength: got 0, want 1"),
+    "a destination that is not a URL": (
+        ("students: {database: {cloudnativepg: {enabled: true, backups: {enabled: true, method: plugin, "
+        "destinationPath: bucket, s3: {secretName: s3}}}}}"),
+        "at '/students/database/cloudnativepg/backups/destinationPath'"),
+    "unknown backup method": (("students: {database: {cloudnativepg: {enabled: true, backups: {enabled: true, "
+                              "method: barmanObjectStore}}}}"),
+                              "at '/students/database/cloudnativepg/backups/method': value must be one of 'plugin', 'volumeSnapshot'"),
+    "a retention without unit": (("students: {database: {cloudnativepg: {backups: {enabled: false, method: plugin, "
+                                 "retentionPolicy: \"30\"}}}}"),
+                                 "at '/students/database/cloudnativepg/backups/retentionPolicy'"),
+    "an image with a bad digest": ("students: {database: {cloudnativepg: {imageName: \"ghcr.io/cloudnative-pg/postgresql:18@sha256:abc\"}}}",
+                                   "at '/students/database/cloudnativepg/imageName'"),
+    "a recovery time without a zone": (("students: {database: {cloudnativepg: {recovery: {enabled: true, "
+                                       "targetTime: \"2026-12-07 14:00\"}}}}"),
+                                       "at '/students/database/cloudnativepg/recovery/targetTime'"),
+    "unknown anti-affinity type": ("students: {database: {cloudnativepg: {affinity: {podAntiAffinityType: always}}}}",
+                                   "at '/students/database/cloudnativepg/affinity/podAntiAffinityType'"),
+    "an error ratio above 1": ("students: {database: {cloudnativepg: {prometheusRule: {errorRatio: 5}}}}",
+                               "at '/students/database/cloudnativepg/prometheusRule/errorRatio': maximum"),
+    "misspelt pooler key": ("students: {database: {cloudnativepg: {pooler: {enabled: true, poolMode: session, instance: 2}}}}",
+                            "additional properties 'instance' not allowed"),
 }
 
 

@@ -59,3 +59,20 @@ def test_servicemonitor_fields(rendered):
     assert endpoint["path"] == "/metrics"
     assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme"}
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["racontemoi"]}
+
+
+def test_the_docs_yaml_examples_of_built_in_kinds(tmp_path):
+    """The built-in objects docs/deploy.md shows (the external database's export CronJob) are valid
+    as they are written (the custom ones: test_crds.py)."""
+    import re
+
+    from conftest import ROOT, load_docs
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    docs = [d for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) for d in load_docs(block)
+            if not is_custom(d)]
+    assert "CronJob" in {d["kind"] for d in docs}
+    path = tmp_path / "docs.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    proc = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBE_VERSION, str(path),
+               check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,7 +10,26 @@ Deployment, injected by Knative (8080) in the Knative mode.
 {{- $database := include "racontemoi.database" . }}
 - name: STUDENTS_API_PREFIX
   value: {{ .Values.students.apiPrefix | quote }}
-{{- if $database }}
+{{- if include "racontemoi.databaseThroughPooler" . }}
+{{- /* Through the Pooler: the operator's Secret has no URL naming the pooler's Service, so the
+URL is made here from its username and password (letters and digits, as the operator generates
+them: nothing to percent-encode), by the kubelet's $(VAR) expansion; the password never appears
+in the manifests. */}}
+- name: STUDENTS_DATABASE_POOLER_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "racontemoi.databaseCluster" . }}-app
+      key: username
+- name: STUDENTS_DATABASE_POOLER_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "racontemoi.databaseCluster" . }}-app
+      key: password
+- name: STUDENTS_DATABASE_URL
+  value: {{ printf "postgresql://$(STUDENTS_DATABASE_POOLER_USER):$(STUDENTS_DATABASE_POOLER_PASSWORD)@%s.%s:5432/app" (include "racontemoi.databasePooler" .) .Release.Namespace | quote }}
+- name: STUDENTS_DATABASE_CA_FILE
+  value: /run/secrets/racontemoi-db-ca/ca.crt
+{{- else if $database }}
 {{- /* PostgreSQL: every replica writes; the URL (with its password) is a mounted file. */}}
 - name: STUDENTS_DATABASE_URL_FILE
   value: /run/secrets/racontemoi-db/url
@@ -46,9 +65,11 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
 
 {{- define "racontemoi.backVolumeMounts" -}}
 {{- if include "racontemoi.database" . }}
+{{- if not (include "racontemoi.databaseThroughPooler" .) }}
 - name: database
   mountPath: /run/secrets/racontemoi-db
   readOnly: true
+{{- end }}
 {{- if include "racontemoi.databaseCaVolume" . }}
 - name: database-ca
   mountPath: /run/secrets/racontemoi-db-ca
@@ -75,6 +96,7 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
 {{- $credentials := include "racontemoi.credentialsSecretName" . }}
 {{- $database := include "racontemoi.database" . }}
 {{- if $database }}
+{{- if not (include "racontemoi.databaseThroughPooler" .) }}
 - name: database
   secret:
     {{- if eq $database "cloudnativepg" }}
@@ -87,6 +109,7 @@ keeps the back unready (STUDENTS_READ_ONLY=false, the back's default). */}}
     items:
       - key: {{ ternary "uri" .Values.students.database.urlKey (eq $database "cloudnativepg") }}
         path: url
+{{- end }}
 {{- with include "racontemoi.databaseCaVolume" . }}
 - name: database-ca
   {{- . | trim | nindent 2 }}

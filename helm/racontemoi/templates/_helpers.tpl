@@ -151,6 +151,79 @@ persistence).
 {{- if and $pdb.enabled (eq (kindIs "invalid" $pdb.minAvailable) (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail (printf "%s.pdb: set exactly one of minAvailable and maxUnavailable (the other null)" $component) }}
 {{- end }}
+{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.maxUnavailable)) (eq (toString $pdb.maxUnavailable | trimSuffix "%") "0") }}
+{{- fail (printf "%s.pdb.maxUnavailable: 0 blocks every node drain; use 1 (or minAvailable)" $component) }}
+{{- end }}
+{{- end }}
+{{- include "racontemoi.validateDatabase" . }}
+{{- end }}
+
+{{/*
+The back's pool size when back.env leaves STUDENTS_DATABASE_POOL_SIZE unset: a copy of the back's
+default (back/src/config.rs), checked against it by tests/deploy/test_database_day2.py.
+*/}}
+{{- define "racontemoi.backPoolSizeDefault" -}}16{{- end }}
+
+{{/*
+The most back processes that hold database connections at once: Knative's maxScale, or the
+Deployment's replicas (the HPA's maxReplicas when it is on) plus the rolling update's surge (1).
+*/}}
+{{- define "racontemoi.backMaxProcesses" -}}
+{{- if .Values.knative.enabled }}
+{{- .Values.knative.maxScale }}
+{{- else if .Values.back.autoscaling.enabled }}
+{{- add .Values.back.autoscaling.maxReplicas 1 }}
+{{- else }}
+{{- add (include "racontemoi.backReplicas" . | int) 1 }}
+{{- end }}
+{{- end }}
+
+{{/* Rules of the database modes that the schema cannot express (each fails in one line). */}}
+{{- define "racontemoi.validateDatabase" -}}
+{{- $cnpg := .Values.students.database.cloudnativepg }}
+{{- if $cnpg.enabled }}
+{{- $params := $cnpg.parameters }}
+{{- $max := int (default "100" (get $params "max_connections")) }}
+{{- $reserved := add (int (default "3" (get $params "superuser_reserved_connections"))) (int (default "0" (get $params "reserved_connections"))) }}
+{{- $budget := sub $max $reserved }}
+{{- $pool := int (default (include "racontemoi.backPoolSizeDefault" .) (toString (default "" .Values.back.env.STUDENTS_DATABASE_POOL_SIZE))) }}
+{{- if $cnpg.pooler.enabled }}
+{{- $serverSide := mul $cnpg.pooler.instances (int (default "20" (toString (default "" (get $cnpg.pooler.parameters "default_pool_size"))))) }}
+{{- if gt $serverSide $budget }}
+{{- fail (printf "students.database.cloudnativepg: the Pooler may open %d server connections (pooler.instances %d x default_pool_size), more than max_connections %d less %d reserved: raise parameters.max_connections or lower pooler.parameters.default_pool_size" $serverSide (int $cnpg.pooler.instances) $max $reserved) }}
+{{- end }}
+{{- if and (eq $cnpg.pooler.poolMode "transaction") (eq (toString (default "" (get $cnpg.pooler.parameters "max_prepared_statements"))) "0") }}
+{{- fail "students.database.cloudnativepg.pooler: poolMode transaction with max_prepared_statements 0 breaks the back's prepared statements; remove it (PgBouncer 1.21+ tracks them)" }}
+{{- end }}
+{{- else }}
+{{- if and .Values.knative.enabled (eq (int .Values.knative.maxScale) 0) }}
+{{- fail "knative.maxScale 0 (no limit) with a CloudNativePG database: the backs' connections would have no bound under max_connections; set knative.maxScale, or students.database.cloudnativepg.pooler.enabled" }}
+{{- end }}
+{{- $backs := include "racontemoi.backMaxProcesses" . | int }}
+{{- if gt (mul $backs $pool) $budget }}
+{{- fail (printf "students.database.cloudnativepg: %d backs x STUDENTS_DATABASE_POOL_SIZE %d = %d connections, more than max_connections %d less %d reserved: raise parameters.max_connections, lower the backs or the pool, or enable pooler" $backs $pool (mul $backs $pool) $max $reserved) }}
+{{- end }}
+{{- end }}
+{{- if and $cnpg.synchronous.enabled (gt (int $cnpg.synchronous.number) (sub (int $cnpg.instances) 1)) }}
+{{- fail (printf "students.database.cloudnativepg.synchronous.number %d needs at least %d instances (a primary and that many standbys)" (int $cnpg.synchronous.number) (add $cnpg.synchronous.number 1)) }}
+{{- end }}
+{{- if and $cnpg.enablePDB (eq (int $cnpg.instances) 1) }}
+{{- fail "students.database.cloudnativepg.enablePDB with 1 instance blocks every node drain: set enablePDB=false, or instances >= 2" }}
+{{- end }}
+{{- $memory := $cnpg.resources.limits.memory }}
+{{- if and $memory (ne (toString $memory) (toString (default "" $cnpg.resources.requests.memory))) }}
+{{- fail "students.database.cloudnativepg.resources: set requests.memory equal to limits.memory (PostgreSQL's memory is not overcommitted)" }}
+{{- end }}
+{{- $backups := $cnpg.backups }}
+{{- if $cnpg.recovery.enabled }}
+{{- if and (not $cnpg.recovery.backupName) (not $backups.destinationPath) }}
+{{- fail "students.database.cloudnativepg.recovery: name a Backup (recovery.backupName) or the object store (backups.destinationPath, backups.s3.secretName) to restore from" }}
+{{- end }}
+{{- $cluster := include "racontemoi.databaseCluster" . }}
+{{- if and $backups.enabled $backups.destinationPath (eq (default $cluster $backups.serverName) (default $cluster $cnpg.recovery.serverName)) }}
+{{- fail "students.database.cloudnativepg: the restored Cluster would archive into the folder it restores from: set backups.serverName to a new name (e.g. <release>-db-2)" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -237,4 +310,24 @@ securityContext:
 {{- with .extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* The Barman Cloud ObjectStore of the Cluster's backups. */}}
+{{- define "racontemoi.databaseObjectStore" -}}
+{{- printf "%s-backups" (include "racontemoi.databaseCluster" .) }}
+{{- end }}
+
+{{/* The name a restored Cluster gives its source (externalClusters). */}}
+{{- define "racontemoi.databaseRecoverySource" -}}
+{{- printf "%s-origin" (include "racontemoi.databaseCluster" .) }}
+{{- end }}
+
+{{/* The CloudNativePG Pooler, and its Service: <cluster>-pooler-rw. */}}
+{{- define "racontemoi.databasePooler" -}}
+{{- printf "%s-pooler-rw" (include "racontemoi.databaseCluster" .) }}
+{{- end }}
+
+{{/* "true" when the back reaches the CloudNativePG Cluster through its Pooler. */}}
+{{- define "racontemoi.databaseThroughPooler" -}}
+{{- if and .Values.students.database.cloudnativepg.enabled .Values.students.database.cloudnativepg.pooler.enabled }}true{{ end }}
 {{- end }}
