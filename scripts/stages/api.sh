@@ -11,7 +11,10 @@
 # PostgreSQL what `back students export` prints. Also on PostgreSQL: `export` right after the
 # import gives the original file's bytes back. Last, the failure and concurrency tests against the
 # real server (tests/api/, pytest: two backs on one database, kill -9, a crashed and restarted
-# PostgreSQL, a back started before its database, TLS).
+# PostgreSQL, a back started before its database, TLS; day 2: a failover to a synchronous standby
+# behind a black-holing proxy, a read-only server, a role's connection limit, least privilege, a
+# rotated password, TRUNCATE, a lowered STUDENTS_MAX, a million-student import, Unix sockets; the
+# back through PgBouncer).
 #   SCHEMATHESIS_EXAMPLES (default 40)  examples per operation and phase
 #   SCHEMATHESIS_SEED (default 20261121) fixed for reproducible runs; `random` for a new one
 # Extra arguments go to pytest (e.g. -k tls).

@@ -1,7 +1,7 @@
 """One source for each default: every copy of a default agrees with its source.
 
 The sources: the back's defaults are the `env.parse("NAME", default, ...)` calls of
-`back/src/config.rs` (a literal or a `const` of that file); the front's are the
+`back/src/config/mod.rs` (a literal or a `const` of that file); the front's are the
 `export NAME="${NAME:-default}"` lines of `front/docker-entrypoint.d/19-racontemoi-env.envsh`.
 The copies: k8s/ (kustomize output), the chart's default render, compose.yaml, both Dockerfiles,
 `front/html/api.js`'s DEFAULT_CONFIG and the README's configuration table. A copy that sets a
@@ -19,9 +19,7 @@ import yaml
 
 from conftest import ROOT
 
-# config.rs, or config/mod.rs since the back's students/ refactor moved it into a module.
-CONFIG_RS = next((p for p in (ROOT / "back" / "src" / "config.rs", ROOT / "back" / "src" / "config" / "mod.rs")
-                  if p.exists()), ROOT / "back" / "src" / "config.rs")
+CONFIG_RS = ROOT / "back" / "src" / "config" / "mod.rs"
 ENVSH = ROOT / "front" / "docker-entrypoint.d" / "19-racontemoi-env.envsh"
 
 PRIVATE_RANGES = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
