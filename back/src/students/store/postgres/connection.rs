@@ -37,6 +37,8 @@ use super::{schema, tls, Failure};
 use crate::config::{DatabaseConfig, UrlFile};
 use crate::error::chain;
 
+/// The longest the monitor waits for the schema to be checked or migrated.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long the gate stays narrowed after the server refused a connection (53300).
 const NARROWED_FOR: Duration = Duration::from_secs(30);
 
@@ -304,13 +306,20 @@ impl Connections {
         }
     }
 
-    /// The schema checked, or created or migrated (`schema.rs`), on a pooled connection.
+    /// The schema checked, or created or migrated (`schema.rs`), on a pooled connection. A
+    /// migration runs without the statement timeout; `MIGRATION_TIMEOUT` bounds it here, so that a
+    /// server gone silent never holds the monitor.
     pub(crate) async fn check_schema(&self) -> Result<i32, schema::Problem> {
-        let mut lease = self.lease().await.map_err(|fault| schema::Problem::Failed(fault.reason()))?;
-        let object = lease.object.as_mut().expect("a lease holds its connection until dropped");
-        let version = schema::migrate(object).await?;
-        lease.keep = true;
-        Ok(version)
+        let checked = async {
+            let mut lease = self.lease().await.map_err(|fault| schema::Problem::Failed(fault.reason()))?;
+            let object = lease.object.as_mut().expect("a lease holds its connection until dropped");
+            let version = schema::migrate(object).await?;
+            lease.keep = true;
+            Ok(version)
+        };
+        tokio::time::timeout(MIGRATION_TIMEOUT.max(self.deadline), checked)
+            .await
+            .unwrap_or_else(|_| Err(schema::Problem::Failed(format!("the schema check: {SILENT}"))))
     }
 
     async fn attempts<T>(
