@@ -218,6 +218,40 @@ fn list_cache(addr: std::net::SocketAddr, outcome: &str) -> u64 {
     value.parse().unwrap()
 }
 
+/// Issue 26, item 8: lists that miss the cache together (after a write) read the table once; the
+/// others wait for that read and serve its body.
+#[test]
+fn lists_that_miss_together_read_the_table_once() {
+    let Some(store) = Store::postgres("students-list-refill-db") else { return };
+    let server = store.start(&[("ACCESS_LOG", "false")]);
+    let addr = server.addr();
+    // Enough rows that the full read takes a while, and keep-alive clients ready at once.
+    for i in 0..300 {
+        assert_eq!(try_create(addr, &format!("row{i}"), 1), Some(201));
+    }
+    for round in 0..3 {
+        assert_eq!(
+            call_json(addr, "PUT", &format!("{PREFIX}/students/row0"), &format!(r#"{{"age": {round}}}"#)).status,
+            200
+        );
+        let misses = list_cache(addr, "miss");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let readers: Vec<_> = (0..16)
+            .map(|_| {
+                let barrier = std::sync::Arc::clone(&barrier);
+                thread::spawn(move || {
+                    barrier.wait();
+                    legacy_ages(addr)["row0"].clone()
+                })
+            })
+            .collect();
+        for reader in readers {
+            assert_eq!(reader.join().unwrap(), round.to_string(), "every list shows the write");
+        }
+        assert_eq!(list_cache(addr, "miss") - misses, 1, "16 lists after one write read the table once");
+    }
+}
+
 #[test]
 fn the_legacy_list_cache_never_serves_a_list_older_than_a_write_through_another_back() {
     let Some(store) = Store::postgres("students-list-cache-db") else { return };
