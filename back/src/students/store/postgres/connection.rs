@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType};
 use hyper::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config as PgConfig};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -106,20 +107,18 @@ impl Opener {
         current.0.clone()
     }
 
-    /// One connection, its I/O task spawned.
-    pub(crate) async fn open(&self) -> Result<Client, tokio_postgres::Error> {
+    /// One connection, and the task that runs its I/O (aborting it closes the connection).
+    pub(crate) async fn open(&self) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
         let pg = self.settings();
         let on_socket = pg.get_hosts().iter().all(|host| !matches!(host, tokio_postgres::config::Host::Tcp(_)));
-        let (client, task) = if on_socket {
+        Ok(if on_socket {
             // PostgreSQL never speaks TLS on a Unix socket.
             let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         } else {
             let (client, connection) = pg.connect(self.tls.clone()).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
-        };
-        drop(task);
-        Ok(client)
+        })
     }
 }
 
@@ -131,17 +130,9 @@ impl deadpool_postgres::Connect for PoolConnect {
         &self,
         _: &PgConfig,
     ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>>
-                + Send
-                + '_,
-        >,
+        Box<dyn std::future::Future<Output = Result<(Client, JoinHandle<()>), tokio_postgres::Error>> + Send + '_>,
     > {
-        Box::pin(async move {
-            let client = self.0.open().await?;
-            // The I/O task runs detached (`open`); deadpool only aborts this handle on drop.
-            Ok((client, tokio::spawn(async {})))
-        })
+        Box::pin(self.0.open())
     }
 }
 
@@ -339,9 +330,9 @@ impl Connections {
                 Err(error) => error,
             };
             match self.classify(&error) {
-                Verdict::Keep(outcome) => {
+                Verdict::Keep(answer) => {
                     lease.keep = true;
-                    return Err(Fault::Answered(outcome(self, &error)));
+                    return Err(Fault::Answered(answer));
                 }
                 Verdict::ReadOnly => {
                     // This server takes no write: the address has moved (a demoted primary, a
@@ -457,7 +448,7 @@ impl Connections {
             return Verdict::Broken;
         };
         if *code == SqlState::UNIQUE_VIOLATION {
-            return Verdict::Keep(|_, _| DbError::Unique);
+            return Verdict::Keep(DbError::Unique);
         }
         if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
             return Verdict::ReadOnly;
@@ -469,17 +460,15 @@ impl Connections {
         }
         if *code == SqlState::QUERY_CANCELED || class == "40" || *code == SqlState::LOCK_NOT_AVAILABLE {
             // The statement was rolled back (its timeout, a deadlock, a lock): nothing changed.
-            return Verdict::Keep(|connections, error| DbError::Before(connections.health.busy(&chain(error))));
+            return Verdict::Keep(DbError::Before(self.health.busy(&chain(error))));
         }
-        Verdict::Keep(|_, error| {
-            let text = chain(error);
-            crate::log::error(&format!("student database: {text}"));
-            DbError::During(Failure {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: format!("student database error: {}", error.as_db_error().map_or(&*text, |db| db.message())),
-                retry_after: None,
-            })
-        })
+        let text = chain(error);
+        crate::log::error(&format!("student database: {text}"));
+        Verdict::Keep(DbError::During(Failure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("student database error: {}", error.as_db_error().map_or(&*text, |db| db.message())),
+            retry_after: None,
+        }))
     }
 }
 
@@ -516,7 +505,7 @@ const SILENT: &str = "no answer within the connect and statement timeouts";
 /// What an error means for its connection and its request.
 enum Verdict {
     /// The connection is fine: back to the pool; the error to answer.
-    Keep(fn(&Connections, &tokio_postgres::Error) -> DbError),
+    Keep(DbError),
     /// The server takes no write (25006).
     ReadOnly,
     /// The connection is gone.

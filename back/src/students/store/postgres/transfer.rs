@@ -123,7 +123,7 @@ async fn connect(database: &DatabaseConfig) -> Result<Client, String> {
         format!("student database {} is unreachable: {explained}{why}", database.target.describe())
     };
     let opener = Opener::new(database)?;
-    let client = tokio::time::timeout(database.connect_timeout, opener.open())
+    let (client, _io) = tokio::time::timeout(database.connect_timeout, opener.open())
         .await
         .map_err(|_| unreachable("no answer within STUDENTS_DATABASE_CONNECT_TIMEOUT".into()))?
         .map_err(|e| unreachable(chain(&e)))?;
