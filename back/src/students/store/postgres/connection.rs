@@ -44,7 +44,7 @@ const MIGRATION_TIMEOUT: Duration = Duration::from_secs(600);
 const NARROWED_FOR: Duration = Duration::from_secs(30);
 
 /// The session settings of every connection: the URL's, plus the timeouts of the configuration.
-pub(crate) fn session_config(base: &PgConfig, database: &DatabaseConfig) -> PgConfig {
+fn session_config(base: &PgConfig, database: &DatabaseConfig) -> PgConfig {
     let mut pg = base.clone();
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(database.connect_timeout);
@@ -518,7 +518,7 @@ fn unavailable(mut failure: Failure) -> Failure {
     failure
 }
 
-pub(crate) fn pool_error(error: &PoolError) -> String {
+fn pool_error(error: &PoolError) -> String {
     match error {
         PoolError::Backend(e) => chain(e),
         PoolError::Timeout(TimeoutType::Create) => {

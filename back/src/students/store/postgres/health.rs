@@ -25,7 +25,7 @@ use crate::config::database_url::Target;
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// How often the task checks a database that is up.
-pub(super) const PROBE_EVERY: Duration = Duration::from_secs(2);
+const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// What the task is to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
