@@ -297,6 +297,11 @@ impl Connections {
         }
     }
 
+    /// The monitor's check that the database answers: a `SELECT 1` by `check`.
+    pub(crate) async fn ping(&self) -> Result<(), String> {
+        self.check(async |client: &mut Object| client.simple_query("SELECT 1").await).await.map(drop)
+    }
+
     /// The schema checked, or created or migrated (`schema.rs`), on a pooled connection. A
     /// migration runs without the statement timeout; `MIGRATION_TIMEOUT` bounds it here, so that a
     /// server gone silent never holds the monitor.

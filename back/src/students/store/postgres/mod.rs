@@ -82,12 +82,8 @@ impl PgStore {
             let health = &store.connections.health;
             loop {
                 if health.due().await == Due::Probe {
-                    match store
-                        .connections
-                        .check(async |client: &mut Object| client.simple_query("SELECT 1").await)
-                        .await
-                    {
-                        Ok(_) => store.connections.widen(store.pool_size),
+                    match store.connections.ping().await {
+                        Ok(()) => store.connections.widen(store.pool_size),
                         Err(reason) => drop(store.connections.lost(&reason)),
                     }
                     continue;
@@ -102,11 +98,7 @@ impl PgStore {
     /// One connection attempt of the monitor: the schema the first time, then a `SELECT 1`.
     async fn attempt(&self) -> Result<(), String> {
         if self.migrated.load(Ordering::Relaxed) {
-            return self
-                .connections
-                .check(async |client: &mut Object| client.simple_query("SELECT 1").await)
-                .await
-                .map(drop);
+            return self.connections.ping().await;
         }
         let version = self.connections.check_schema().await.map_err(|problem| match problem {
             schema::Problem::Unfit(line) => {
