@@ -286,7 +286,7 @@ impl Connections {
 
     /// The monitor's way: `work` on a pooled connection, the same rules, bounded by the connect
     /// timeout, without waiting for the database's state (the monitor makes it); why it failed.
-    pub(crate) async fn check<T>(
+    async fn check<T>(
         &self,
         work: impl AsyncFnOnce(&mut Object) -> Result<T, tokio_postgres::Error> + Clone,
     ) -> Result<T, String> {
