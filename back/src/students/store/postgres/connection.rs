@@ -33,7 +33,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config as PgConfig};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::health::Health;
+use super::health::{self, Health};
 use super::{schema, tls, Failure};
 use crate::config::{DatabaseConfig, UrlFile};
 use crate::error::chain;
@@ -272,7 +272,8 @@ impl Connections {
             Fault::ReadOnly(reason) => DbError::Before(self.health.busy(&reason)),
             Fault::Broken(reason) => match kind {
                 Kind::Read => DbError::Before(self.health.busy(&reason)),
-                Kind::Write => DbError::During(unavailable(self.health.busy(&reason))),
+                // A lost connection: worded as unavailable rather than busy.
+                Kind::Write => DbError::During(health::unavailable(Instant::now())),
             },
             Fault::Silent => {
                 let failure = self.lost(SILENT);
@@ -515,12 +516,6 @@ enum Verdict {
     ReadOnly,
     /// The connection is gone.
     Broken,
-}
-
-/// A lost connection's 503, worded as unavailable rather than busy.
-fn unavailable(mut failure: Failure) -> Failure {
-    failure.message = "student database is unavailable: retry later".into();
-    failure
 }
 
 fn pool_error(error: &PoolError) -> String {

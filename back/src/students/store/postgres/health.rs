@@ -128,12 +128,7 @@ impl Health {
             self.went_down(reason);
             self.wake.notify_one();
         }
-        let failure = Failure {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "student database is unavailable: retry later".into(),
-            retry_after: Some(1),
-        };
-        (failure, turned)
+        (unavailable(now), turned)
     }
 
     /// The database answered but could not do it now (timeout, lock, serialization): a 503, the
@@ -220,7 +215,7 @@ impl Health {
 }
 
 /// 503 with `Retry-After`: whole seconds until `retry_at`, at least 1.
-fn unavailable(retry_at: Instant) -> Failure {
+pub(super) fn unavailable(retry_at: Instant) -> Failure {
     let wait = retry_at.saturating_duration_since(Instant::now());
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     Failure {

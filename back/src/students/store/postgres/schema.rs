@@ -30,6 +30,8 @@ use crate::error::chain;
 pub(crate) const VERSION: i32 = 3;
 /// The oldest PostgreSQL this back runs on (`server_version_num`), and its name.
 pub(crate) const MIN_SERVER: (i32, &str) = (140_000, "14");
+/// The schema's version in the database (0 before the first migration).
+const VERSION_NOW: &str = "SELECT coalesce(max(version), 0) FROM racontemoi_schema";
 /// `pg_advisory_xact_lock` key of the migrations ("raconte1").
 const LOCK_KEY: i64 = 0x7261_636f_6e74_6531;
 
@@ -134,7 +136,7 @@ pub(crate) fn check_server(version_num: i32, version: &str) -> Result<(), Proble
 
 /// The version of the schema in the database (0: none yet), read without any DDL.
 async fn version(client: &Client) -> Result<i32, tokio_postgres::Error> {
-    match client.query_one("SELECT coalesce(max(version), 0) FROM racontemoi_schema", &[]).await {
+    match client.query_one(VERSION_NOW, &[]).await {
         Ok(row) => Ok(row.get(0)),
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
         Err(e) => Err(e),
@@ -174,8 +176,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<i32, Problem> {
         )
         .await?;
     // Another back may have migrated while this one waited for the lock.
-    let current: i32 =
-        transaction.query_one("SELECT coalesce(max(version), 0) FROM racontemoi_schema", &[]).await?.get(0);
+    let current: i32 = transaction.query_one(VERSION_NOW, &[]).await?.get(0);
     if current > VERSION {
         return Err(newer(current));
     }
